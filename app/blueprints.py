@@ -1,0 +1,17 @@
+"""The product's table of contents: every blueprint, one line each."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.security.views import bp as security
+    from app.web.views import bp as web
+    from hierarchy.views import bp as hierarchy
+    from tenants.views import admin_bp as tenants_admin
+    from tenants.views import site_bp as tenant_site
+
+    app.register_blueprint(web)  # /, /healthz, /readyz, /langue, vendored htmx
+    app.register_blueprint(security)  # /connexion, /deconnexion
+    app.register_blueprint(hierarchy, url_prefix="/hierarchie")
+    app.register_blueprint(tenants_admin, url_prefix="/admin/mutuelles")
+    app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

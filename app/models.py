@@ -1,0 +1,9 @@
+"""Imports every model module so both metadatas are complete (migrations, tests)."""
+
+from app.audit.models import AuditEvent
+from app.security.models import Account, Grant
+from hierarchy.models import Node, NodeEvent
+from notifications.models import OutboxMessage
+from tenants.models import Tenant, TenantSetting
+
+__all__ = ["Account", "AuditEvent", "Grant", "Node", "NodeEvent", "OutboxMessage", "Tenant", "TenantSetting"]

@@ -1,0 +1,1 @@
+"""Deployment files (gunicorn, nginx, systemd, compose); see infra/README.md."""

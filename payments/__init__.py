@@ -1,0 +1,1 @@
+"""Online payments: providers, state machine, webhooks, reconciliation (the payments issue fills it)."""

@@ -1,0 +1,1 @@
+"""The member-facing mobile site (the portal issue fills it)."""

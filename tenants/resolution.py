@@ -1,0 +1,59 @@
+"""Request → tenant: by URL prefix ``/<slug>/…`` (the embedded default) or by host (MBOLO_TENANT_HOSTS)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Blueprint, abort, g
+from sqlalchemy import select
+
+from app.extensions import db
+from tenants.context import TenantRef, bind_tenant
+from tenants.errors import TenantUnavailable
+from tenants.models import Tenant, TenantStatus
+from tenants.slugs import RESERVED_SLUGS, SLUG_PATTERN
+
+
+def current_tenant() -> TenantRef:
+    return g.tenant
+
+
+def install_resolution(bp: Blueprint) -> None:
+    """Make ``bp`` (mounted at ``/<tenant_slug>``) run every view in that tenant's context."""
+
+    @bp.url_value_preprocessor
+    def resolve(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        slug = (values or {}).pop("tenant_slug", "")
+        if not SLUG_PATTERN.fullmatch(slug):
+            abort(404)
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            abort(404)
+        if tenant.status is not TenantStatus.active:
+            raise TenantUnavailable(tenant)
+        g.tenant = TenantRef.of(tenant)
+        g.tenant_record = tenant
+        bind_tenant(db.session, g.tenant)
+
+    @bp.url_defaults
+    def add_slug(_endpoint: str, values: dict[str, Any]) -> None:
+        if "tenant_slug" not in values and "tenant" in g:
+            values["tenant_slug"] = g.tenant.slug
+
+
+class TenantHostMiddleware:
+    """On a tenant's own host, ``/x`` is served as ``/<slug>/x`` (platform paths are left alone)."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]], hosts: dict[str, str]) -> None:
+        self.wsgi_app, self.hosts = wsgi_app, hosts
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        host = (environ.get("HTTP_HOST") or "").split(":")[0].lower()
+        slug = self.hosts.get(host)
+        if slug:
+            path = environ.get("PATH_INFO") or "/"
+            first = path.lstrip("/").split("/", 1)[0]
+            if first != slug and first not in RESERVED_SLUGS:
+                environ["PATH_INFO"] = f"/{slug}{path}"
+        return self.wsgi_app(environ, start_response)
