@@ -72,7 +72,6 @@ def init_celery(flask_app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"polling_interval": 0.5},
         task_always_eager=bool(flask_app.config.get("CELERY_TASK_ALWAYS_EAGER", False)),
         timezone="Africa/Dakar",
         imports=["notifications.tasks"],

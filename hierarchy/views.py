@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from app.errors import DomainError
 from app.extensions import db
@@ -91,7 +92,7 @@ def move(public_id: str) -> str | Response:
     node = services.get_node(db.session, public_id)
     targets = services.list_move_targets(db.session, _actor(), node)
     form = MoveNodeForm()
-    form.parent.choices = [(t.public_id, f"{t.name} ({t.code})") for t in targets]
+    form.parent.choices = [SelectChoice(t.public_id, f"{t.name} ({t.code})") for t in targets]
     if form.validate_on_submit():
         try:
             target = services.get_node(db.session, form.parent.data)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, scoped_session
 
 from app.database import TenantModel, safe_identifier
 
@@ -55,8 +55,12 @@ class TenantRef:
         )
 
 
-def current_tenant_of(session: Session) -> TenantRef | None:
-    return session.info.get(_INFO_KEY)
+def _unwrap(session: Session | scoped_session[Session]) -> Session:
+    return session() if isinstance(session, scoped_session) else session
+
+
+def current_tenant_of(session: Session | scoped_session[Session]) -> TenantRef | None:
+    return _unwrap(session).info.get(_INFO_KEY)
 
 
 def apply_context(connection: Connection, tenant: TenantRef | None) -> None:
@@ -70,27 +74,40 @@ def apply_context(connection: Connection, tenant: TenantRef | None) -> None:
     connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}", public')
 
 
-def bind_tenant(session: Session, tenant: TenantRef | None) -> None:
+def bind_tenant(session: Session | scoped_session[Session], tenant: TenantRef | None) -> None:
     """Make ``tenant`` the session's context from now on, including the open transaction if any."""
+    session = _unwrap(session)
     if tenant is None:
         session.info.pop(_INFO_KEY, None)
     else:
         session.info[_INFO_KEY] = tenant
     if session.in_transaction():
+        if _transaction_failed(session):
+            session.rollback()  # aborted by an error: it ends here, the next one starts in the new context
+            return
         session.flush()  # pending writes belong to the context they were made in
         apply_context(session.connection(), tenant)
 
 
+def _transaction_failed(session: Session) -> bool:
+    from psycopg.pq import TransactionStatus
+
+    raw = session.connection().connection.dbapi_connection
+    return raw is not None and raw.info.transaction_status == TransactionStatus.INERROR
+
+
 @contextmanager
-def tenant_scope(session: Session, tenant: TenantRef) -> Iterator[TenantRef]:
+def tenant_scope(session: Session | scoped_session[Session], tenant: TenantRef) -> Iterator[TenantRef]:
     """Run the block in ``tenant``'s context, then restore the previous one (even after an error)."""
+    session = _unwrap(session)
     previous = current_tenant_of(session)
     bind_tenant(session, tenant)
     try:
         yield tenant
+    except BaseException:
+        session.rollback()  # an error inside a tenant's work ends its transaction: nothing half-done stays
+        raise
     finally:
-        if session.in_transaction() and not session.get_transaction().is_active:
-            session.rollback()
         bind_tenant(session, previous)
 
 

@@ -1,6 +1,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 
@@ -23,7 +24,7 @@ class TenantStatusForm(FlaskForm):
 
 
 class MessageForm(FlaskForm):
-    channel = SelectField(_l("Canal"), choices=[("sms", "SMS"), ("email", "E-mail")])
+    channel = SelectField(_l("Canal"), choices=[SelectChoice("sms", "SMS"), SelectChoice("email", "E-mail")])
     recipient = StringField(_l("Destinataire"), validators=[DataRequired(_l("Indiquez le destinataire."))])
     body = TextAreaField(
         _l("Message"), validators=[DataRequired(_l("Le message est vide.")), Length(max=640)]

@@ -6,6 +6,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from app.errors import DomainError
 from app.extensions import db
@@ -44,9 +45,9 @@ def index() -> str:
 def create() -> str | Response:
     """Create a mutual under a fédération: its schema and role are provisioned at once."""
     form = TenantForm()
-    form.sector.choices = [(code, str(label)) for code, label in services.SECTORS.items()]
+    form.sector.choices = [SelectChoice(code, str(label)) for code, label in services.SECTORS.items()]
     form.federation.choices = [
-        (n.code, f"{n.name} ({n.code})") for n in services.list_free_federations(db.session, _actor())
+        SelectChoice(n.code, f"{n.name} ({n.code})") for n in services.list_free_federations(db.session, _actor())
     ]
     if form.validate_on_submit():
         try:

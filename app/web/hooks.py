@@ -66,4 +66,6 @@ def register_hooks(app: Flask) -> None:
 
     @app.context_processor
     def template_globals() -> dict[str, object]:
-        return {"is_htmx": request.headers.get("HX-Request") == "true"}
+        from flask_babel import get_locale
+
+        return {"is_htmx": request.headers.get("HX-Request") == "true", "get_locale": get_locale}

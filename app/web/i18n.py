@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_login import current_user
 
 
 def select_locale() -> str | None:
     """The user's choice (account, then this browser's), then Accept-Language, then French."""
     locales = current_app.config["MBOLO_LOCALES"]
+    if not has_request_context():  # CLI, tasks: the platform's language
+        return "fr"
     chosen = session.get("locale")
     if chosen in locales:
         return chosen
