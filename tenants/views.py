@@ -47,7 +47,8 @@ def create() -> str | Response:
     form = TenantForm()
     form.sector.choices = [SelectChoice(code, str(label)) for code, label in services.SECTORS.items()]
     form.federation.choices = [
-        SelectChoice(n.code, f"{n.name} ({n.code})") for n in services.list_free_federations(db.session, _actor())
+        SelectChoice(n.code, f"{n.name} ({n.code})")
+        for n in services.list_free_federations(db.session, _actor())
     ]
     if form.validate_on_submit():
         try:

@@ -12,8 +12,14 @@ from tests.fixtures.app import SYSTEM
 
 def test_create_tenant_provisions_a_schema_owned_by_its_own_role_at_head(app, session, create_federation):
     federation = create_federation()
-    ref = create_tenant(owner_engine(app), SYSTEM, slug="transport", name="Mutuelle des transporteurs",
-                        sector="transport", federation_code=federation.code)
+    ref = create_tenant(
+        owner_engine(app),
+        SYSTEM,
+        slug="transport",
+        name="Mutuelle des transporteurs",
+        sector="transport",
+        federation_code=federation.code,
+    )
     owner = session.scalar(
         text("SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = :s"), {"s": ref.schema}
     )
@@ -24,21 +30,41 @@ def test_create_tenant_provisions_a_schema_owned_by_its_own_role_at_head(app, se
     assert get_tenant(session, "transport").status is TenantStatus.active
 
 
-def test_create_tenant_refuses_a_taken_slug_and_a_federation_that_has_its_mutual(app, world, create_federation):
+def test_create_tenant_refuses_a_taken_slug_and_a_federation_that_has_its_mutual(
+    app, world, create_federation
+):
     with pytest.raises(FieldError) as taken:
-        create_tenant(owner_engine(app), SYSTEM, slug="alpha", name="X", sector="commerce",
-                      federation_code=create_federation().code)
+        create_tenant(
+            owner_engine(app),
+            SYSTEM,
+            slug="alpha",
+            name="X",
+            sector="commerce",
+            federation_code=create_federation().code,
+        )
     assert taken.value.field == "slug"
     with pytest.raises(FieldError) as federation_taken:
-        create_tenant(owner_engine(app), SYSTEM, slug="other", name="X", sector="commerce",
-                      federation_code=world.federation_a)
+        create_tenant(
+            owner_engine(app),
+            SYSTEM,
+            slug="other",
+            name="X",
+            sector="commerce",
+            federation_code=world.federation_a,
+        )
     assert federation_taken.value.field == "federation"
 
 
 def test_create_tenant_only_under_a_federation(app, world):
     with pytest.raises(FieldError) as refused:
-        create_tenant(owner_engine(app), SYSTEM, slug="ligue", name="X", sector="commerce",
-                      federation_code=world.league_a)
+        create_tenant(
+            owner_engine(app),
+            SYSTEM,
+            slug="ligue",
+            name="X",
+            sector="commerce",
+            federation_code=world.league_a,
+        )
     assert refused.value.field == "federation"
 
 
@@ -46,13 +72,16 @@ def test_injected_slug_creates_nothing(app, session, create_federation):
     code = create_federation().code
     for slug in ("a;drop schema public", "x'--", 'q"q', "é"):
         with pytest.raises(FieldError):
-            create_tenant(owner_engine(app), SYSTEM, slug=slug, name="X", sector="commerce",
-                          federation_code=code)
+            create_tenant(
+                owner_engine(app), SYSTEM, slug=slug, name="X", sector="commerce", federation_code=code
+            )
     assert session.scalar(text("SELECT to_regclass('public.tenants')")) is not None
     assert session.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 't_a%drop%'")) == 0
 
 
-def test_failed_provisioning_leaves_no_registry_row_role_or_schema(app, session, create_federation, monkeypatch):
+def test_failed_provisioning_leaves_no_registry_row_role_or_schema(
+    app, session, create_federation, monkeypatch
+):
     import tenants.services as services
 
     def explode(connection, tenant):
@@ -61,8 +90,14 @@ def test_failed_provisioning_leaves_no_registry_row_role_or_schema(app, session,
 
     monkeypatch.setattr(services, "provision_schema", explode)
     with pytest.raises(RuntimeError):
-        create_tenant(owner_engine(app), SYSTEM, slug="halfway", name="X", sector="commerce",
-                      federation_code=create_federation().code)
+        create_tenant(
+            owner_engine(app),
+            SYSTEM,
+            slug="halfway",
+            name="X",
+            sector="commerce",
+            federation_code=create_federation().code,
+        )
     assert session.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = 't_halfway'")) == 0
     assert session.scalar(text("SELECT count(*) FROM public.tenants WHERE slug = 'halfway'")) == 0
 
@@ -70,8 +105,14 @@ def test_failed_provisioning_leaves_no_registry_row_role_or_schema(app, session,
 def test_suspend_reactivate_archive_keep_the_data_and_are_audited(app, session, create_federation):
     from app.audit.models import AuditEvent
 
-    ref = create_tenant(owner_engine(app), SYSTEM, slug="cycle", name="Cycle", sector="commerce",
-                        federation_code=create_federation().code)
+    ref = create_tenant(
+        owner_engine(app),
+        SYSTEM,
+        slug="cycle",
+        name="Cycle",
+        sector="commerce",
+        federation_code=create_federation().code,
+    )
     tenant = get_tenant(session, "cycle")
     change_status(session, SYSTEM, tenant, TenantStatus.suspended, "cotisations impayées")
     change_status(session, SYSTEM, tenant, TenantStatus.active, "régularisé")
@@ -85,4 +126,6 @@ def test_suspend_reactivate_archive_keep_the_data_and_are_audited(app, session, 
         select(AuditEvent.action).where(AuditEvent.tenant_slug == "cycle").order_by(AuditEvent.id)
     ).all()
     assert actions == ["tenants.created", "tenants.suspended", "tenants.active", "tenants.archived"]
-    assert session.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": ref.schema}) == 1
+    assert (
+        session.scalar(text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"), {"s": ref.schema}) == 1
+    )

@@ -29,8 +29,10 @@ def test_bad_slug_is_shown_next_to_the_field_and_typed_values_are_kept(login, cr
 def test_suspended_tenant_answers_with_a_clear_page(app, login, create_federation):
     client = login("admin@test.sn")
     code = create_federation().code
-    client.post("/admin/mutuelles/nouvelle",
-                data={"slug": "pause", "name": "Mutuelle en pause", "sector": "commerce", "federation": code})
+    client.post(
+        "/admin/mutuelles/nouvelle",
+        data={"slug": "pause", "name": "Mutuelle en pause", "sector": "commerce", "federation": code},
+    )
     with app.app_context():
         change_status(db.session, SYSTEM, get_tenant(db.session, "pause"), TenantStatus.suspended, "audit")
         db.session.commit()
@@ -53,8 +55,11 @@ def test_tenant_resolved_by_host(app, world, database_url):
     hosted = create_app({**app_overrides(database_url), "MBOLO_TENANT_HOSTS": {"alpha.example.sn": "alpha"}})
     hosted.wsgi_app.hosts = {"alpha.example.sn": "alpha"}
     client = hosted.test_client()
-    client.post("/connexion", data={"email": "admin@test.sn", "password": "correct horse battery staple"},
-                headers={"Host": "alpha.example.sn"})
+    client.post(
+        "/connexion",
+        data={"email": "admin@test.sn", "password": "correct horse battery staple"},
+        headers={"Host": "alpha.example.sn"},
+    )
     page = client.get("/", headers={"Host": "alpha.example.sn"})
     assert page.status_code == 200 and "Mutuelle Alpha" in page.get_data(as_text=True)
 
@@ -66,15 +71,18 @@ def test_message_sent_from_a_tenant_lands_in_its_outbox_only(app, login, world):
     from tenants.context import tenant_scope
 
     client = login("admin@test.sn")
-    response = client.post("/alpha/", data={"channel": "sms", "recipient": "+221771234567",
-                                            "body": "Votre carte est prête"})
+    response = client.post(
+        "/alpha/", data={"channel": "sms", "recipient": "+221771234567", "body": "Votre carte est prête"}
+    )
     assert response.status_code == 302
     with app.app_context():
         with tenant_scope(db.session, world.alpha):
-            assert db.session.scalar(
-                select(OutboxMessage).where(OutboxMessage.body == "Votre carte est prête")
-            ) is not None
+            assert (
+                db.session.scalar(select(OutboxMessage).where(OutboxMessage.body == "Votre carte est prête"))
+                is not None
+            )
         with tenant_scope(db.session, world.beta):
-            assert db.session.scalar(
-                select(OutboxMessage).where(OutboxMessage.body == "Votre carte est prête")
-            ) is None
+            assert (
+                db.session.scalar(select(OutboxMessage).where(OutboxMessage.body == "Votre carte est prête"))
+                is None
+            )

@@ -1,0 +1,56 @@
+import pytest
+
+from app.config import ConfigurationError, load_config
+from app.security.permissions import PERMISSIONS, PUBLIC
+
+
+def test_every_endpoint_declares_its_permission(app):
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        permission = getattr(view, "permission", None)
+        if rule.endpoint == "static":
+            continue  # Flask's own static files: public by nature
+        if permission != PUBLIC and permission not in PERMISSIONS:
+            undeclared.append(rule.rule)
+    assert undeclared == []
+
+
+def test_production_refuses_to_start_with_a_default_or_short_secret():
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        load_config({"MBOLO_ENV": "production"})
+    with pytest.raises(ConfigurationError):
+        load_config({"MBOLO_ENV": "production", "SECRET_KEY": "dev-only-not-secret"})
+    config = load_config({"MBOLO_ENV": "production", "SECRET_KEY": "x" * 40})
+    assert config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/readyz").json == {"status": "ready"}
+
+
+def test_wrong_password_is_refused_in_the_users_language_and_keeps_the_email(client, world):
+    response = client.post("/connexion", data={"email": "admin@test.sn", "password": "wrong"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 401 and "E-mail ou mot de passe incorrect." in body
+    assert 'value="admin@test.sn"' in body
+    english = client.post(
+        "/connexion",
+        data={"email": "admin@test.sn", "password": "wrong"},
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    )
+    assert "Sign in" in english.get_data(as_text=True)
+
+
+def test_language_choice_is_remembered(client, world):
+    client.post("/langue", data={"locale": "en", "next": "/connexion"})
+    assert "Sign in" in client.get("/connexion").get_data(as_text=True)
+    client.post("/langue", data={"locale": "fr", "next": "/connexion"})
+    assert "Se connecter" in client.get("/connexion").get_data(as_text=True)
+
+
+def test_pages_load_htmx_from_the_app_itself(client):
+    page = client.get("/connexion").get_data(as_text=True)
+    assert 'src="/static/vendor/htmx.min.js"' in page and "http" not in page.split("<body")[0]
+    assert client.get("/static/vendor/htmx.min.js").status_code == 200
