@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from app.config import load_config
+from app.config import data_dir
 
 
 def _app() -> Flask:
@@ -62,11 +62,10 @@ def db_start() -> None:
     """Start the embedded PostgreSQL (no-op with DATABASE_URL)."""
     from app import embedded_pg
 
-    config = load_config()
-    if config["DATABASE_URL"]:
+    if os.environ.get("DATABASE_URL"):
         click.echo("DATABASE_URL is set: nothing to start.")
         return
-    url = embedded_pg.start(Path(str(config["MBOLO_DATA_DIR"])))
+    url = embedded_pg.start(data_dir())
     click.echo(f"Embedded PostgreSQL running (socket {url.query['host']}).")
 
 
@@ -75,7 +74,7 @@ def db_stop() -> None:
     """Stop the embedded PostgreSQL cleanly."""
     from app import embedded_pg
 
-    stopped = embedded_pg.stop(Path(str(load_config()["MBOLO_DATA_DIR"])))
+    stopped = embedded_pg.stop(data_dir())
     click.echo("Embedded PostgreSQL stopped." if stopped else "Embedded PostgreSQL was not running.")
 
 
@@ -171,6 +170,10 @@ def demo() -> None:
         click.echo(f"  {login.email:<34} {login.role}")
 
 
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command("run")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
@@ -202,6 +205,7 @@ def run(host: str, port: int, no_worker: bool) -> None:
             env=os.environ.copy(),
         )
     click.echo(f"\nMbolo: http://{host}:{port}/  (Ctrl-C to stop)\n")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # systemd/kill: stop as cleanly as Ctrl-C
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:

@@ -34,6 +34,12 @@ def parse_tenant_hosts(raw: str) -> dict[str, str]:
     return hosts
 
 
+def data_dir(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
+    """Where the embedded database and files live (needs no secret: used to start and stop the database)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("MBOLO_DATA_DIR") or PROJECT_ROOT / "var").resolve()
+
+
 def load_config(environ: os._Environ[str] | dict[str, str] | None = None) -> dict[str, object]:
     """Read every setting the platform knows from ``environ``."""
     env = os.environ if environ is None else environ
@@ -46,12 +52,11 @@ def load_config(environ: os._Environ[str] | dict[str, str] | None = None) -> dic
         raise ConfigurationError(
             "SECRET_KEY must be set to a random value of at least 32 characters in production"
         )
-    data_dir = Path(env.get("MBOLO_DATA_DIR") or PROJECT_ROOT / "var").resolve()
     return {
         "MBOLO_ENV": mode,
         "TESTING": mode == "test",
         "SECRET_KEY": secret or DEFAULT_SECRET,
-        "MBOLO_DATA_DIR": data_dir,
+        "MBOLO_DATA_DIR": data_dir(env),
         # Unset: embedded PostgreSQL (pgserver) under MBOLO_DATA_DIR/pg.
         "DATABASE_URL": env.get("DATABASE_URL") or None,
         "MBOLO_DB_NAME": env.get("MBOLO_DB_NAME", "mbolo"),

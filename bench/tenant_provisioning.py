@@ -35,19 +35,31 @@ def main() -> None:
         ministry = hierarchy.create_root(db.session, system, code="MIN", details=NodeDetails(name="M"))
         codes = []
         for i in range(RUNS):
-            fed = hierarchy.create_child(db.session, system, parent=ministry, code=f"FED-{i}",
-                                         details=NodeDetails(name=f"F{i}"))
+            fed = hierarchy.create_child(
+                db.session, system, parent=ministry, code=f"FED-{i}", details=NodeDetails(name=f"F{i}")
+            )
             codes.append(fed.code)
         db.session.commit()
         for i, code in enumerate(codes):
             started = time.perf_counter()
-            create_tenant(engine, system, slug=f"bench_{i}", name=f"Bench {i}", sector="commerce",
-                          federation_code=code)
+            create_tenant(
+                engine, system, slug=f"bench_{i}", name=f"Bench {i}", sector="commerce", federation_code=code
+            )
             timings.append(time.perf_counter() - started)
     worst, median = max(timings), statistics.median(timings)
     rows = [
-        ("tenant provisioning, median of %d" % RUNS, f"{median:.3f} s", f"< {TARGET_S:.0f} s", median < TARGET_S),
-        ("tenant provisioning, worst of %d" % RUNS, f"{worst:.3f} s", f"< {TARGET_S:.0f} s", worst < TARGET_S),
+        (
+            f"tenant provisioning, median of {RUNS}",
+            f"{median:.3f} s",
+            f"< {TARGET_S:.0f} s",
+            median < TARGET_S,
+        ),
+        (
+            f"tenant provisioning, worst of {RUNS}",
+            f"{worst:.3f} s",
+            f"< {TARGET_S:.0f} s",
+            worst < TARGET_S,
+        ),
     ]
     print(f"{'figure':<40} {'value':>10} {'target':>8}  verdict")
     for name, value, target, ok in rows:

@@ -27,8 +27,14 @@ def browser():
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield instance
         instance.close()
@@ -50,8 +56,13 @@ def test_admin_creates_a_tenant_and_an_association_and_sees_it_in_the_tree(brows
     from tests.fixtures.app import SYSTEM, node
 
     with app.app_context():
-        federation = services.create_child(db.session, SYSTEM, parent=node("MIN"), code=unique("FED-E2E-"),
-                                           details=NodeDetails(name="Fédération des transporteurs"))
+        federation = services.create_child(
+            db.session,
+            SYSTEM,
+            parent=node("MIN"),
+            code=unique("FED-E2E-"),
+            details=NodeDetails(name="Fédération des transporteurs"),
+        )
         db.session.commit()
         federation_code, federation_id = federation.code, federation.public_id
 
@@ -97,7 +108,6 @@ def test_admin_creates_a_tenant_and_an_association_and_sees_it_in_the_tree(brows
 
 
 def node_public_id(app, code):
-    from app.extensions import db
     from tests.fixtures.app import node
 
     with app.app_context():
