@@ -77,16 +77,27 @@ def apply_context(connection: Connection, tenant: TenantRef | None) -> None:
 def bind_tenant(session: Session | scoped_session[Session], tenant: TenantRef | None) -> None:
     """Make ``tenant`` the session's context from now on, including the open transaction if any."""
     session = _unwrap(session)
+    if session.in_transaction():
+        if _transaction_failed(session):
+            session.rollback()  # aborted by an error: it ends here, the next one starts in the new context
+        else:
+            session.flush()  # pending writes belong to the context they were made in
+    if tenant != current_tenant_of(session):
+        _forget_tenant_objects(session)
     if tenant is None:
         session.info.pop(_INFO_KEY, None)
     else:
         session.info[_INFO_KEY] = tenant
     if session.in_transaction():
-        if _transaction_failed(session):
-            session.rollback()  # aborted by an error: it ends here, the next one starts in the new context
-            return
-        session.flush()  # pending writes belong to the context they were made in
         apply_context(session.connection(), tenant)
+
+
+def _forget_tenant_objects(session: Session) -> None:
+    """Ids repeat from one tenant schema to the next: drop tenant rows from the identity map so that
+    ``session.get`` in the new context asks the database instead of answering with the old tenant's row."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, TenantModel):
+            session.expunge(obj)
 
 
 def _transaction_failed(session: Session) -> bool:

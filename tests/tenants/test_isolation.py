@@ -98,3 +98,15 @@ def test_context_ends_with_the_transaction_even_if_set_in_the_middle(session, wo
     assert session.scalar(text("SELECT current_user")) != world.alpha.role
     session.commit()
     assert "t_alpha" not in session.scalar(text("SHOW search_path"))
+
+
+def test_objects_of_one_tenant_never_answer_for_another_after_a_switch(session, world):
+    """Ids repeat across schemas, so the session's identity map must not carry A's rows into B."""
+    with tenant_scope(session, world.alpha):
+        mine = OutboxMessage(channel="sms", recipient="+221770000009", body="reste chez alpha")
+        session.add(mine)
+        session.flush()
+        message_id = mine.id
+    with tenant_scope(session, world.beta):
+        seen = session.get(OutboxMessage, message_id)
+        assert seen is None or seen.body != "reste chez alpha"
