@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.errors import DomainError
 from app.extensions import db
-from app.security.actor import Actor, actor_for
-from app.security.permissions import requires
+from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from hierarchy import services
 from hierarchy.forms import CloseNodeForm, EditNodeForm, MoveNodeForm, NodeForm
@@ -19,15 +17,11 @@ from hierarchy.forms import CloseNodeForm, EditNodeForm, MoveNodeForm, NodeForm
 bp = Blueprint("hierarchy", __name__, template_folder="templates")
 
 
-def _actor() -> Actor:
-    return actor_for(current_user, request.remote_addr)
-
-
 @bp.get("/")
 @requires("hierarchy.read")
 def tree() -> str:
     """The top of the tree the signed-in person may read."""
-    return render_template("hierarchy/tree.html", rows=services.list_roots(db.session, _actor()))
+    return render_template("hierarchy/tree.html", rows=services.list_roots(db.session, current_actor()))
 
 
 @bp.get("/noeuds/<public_id>/enfants")
@@ -35,7 +29,7 @@ def tree() -> str:
 def children(public_id: str) -> str:
     """The children of a node: an htmx fragment, or a page without JavaScript."""
     node = services.get_node(db.session, public_id)
-    rows = services.list_children(db.session, _actor(), node)
+    rows = services.list_children(db.session, current_actor(), node)
     template = "hierarchy/_children.html" if request.headers.get("HX-Request") else "hierarchy/tree.html"
     return render_template(template, rows=rows, parent=node)
 
@@ -44,12 +38,12 @@ def children(public_id: str) -> str:
 @requires("hierarchy.read")
 def detail(public_id: str) -> str:
     node = services.get_node(db.session, public_id)
-    history = services.list_history(db.session, _actor(), node)
+    history = services.list_history(db.session, current_actor(), node)
     return render_template(
         "hierarchy/detail.html",
         node=node,
         history=history,
-        can_manage=_actor().can("hierarchy.manage", node.path),
+        can_manage=current_actor().can("hierarchy.manage", node.path),
     )
 
 
@@ -62,7 +56,7 @@ def create_child(public_id: str) -> str | Response:
     if form.validate_on_submit():
         try:
             node = services.create_child(
-                db.session, _actor(), parent=parent, code=form.code.data, details=form.details()
+                db.session, current_actor(), parent=parent, code=form.code.data, details=form.details()
             )
             return redirect(url_for("hierarchy.detail", public_id=node.public_id))
         except DomainError as error:
@@ -78,7 +72,7 @@ def edit(public_id: str) -> str | Response:
     form = EditNodeForm(obj=node)
     if form.validate_on_submit():
         try:
-            services.update_node(db.session, _actor(), node, form.details())
+            services.update_node(db.session, current_actor(), node, form.details())
             return redirect(url_for("hierarchy.detail", public_id=node.public_id))
         except DomainError as error:
             show_error(form, error)
@@ -90,13 +84,13 @@ def edit(public_id: str) -> str | Response:
 def move(public_id: str) -> str | Response:
     """Move a node, with its subtree, under another parent of the same kind."""
     node = services.get_node(db.session, public_id)
-    targets = services.list_move_targets(db.session, _actor(), node)
+    targets = services.list_move_targets(db.session, current_actor(), node)
     form = MoveNodeForm()
     form.parent.choices = [SelectChoice(t.public_id, f"{t.name} ({t.code})") for t in targets]
     if form.validate_on_submit():
         try:
             target = services.get_node(db.session, form.parent.data)
-            services.move_node(db.session, _actor(), node, target)
+            services.move_node(db.session, current_actor(), node, target)
             return redirect(url_for("hierarchy.detail", public_id=node.public_id))
         except DomainError as error:
             show_error(form, error)
@@ -111,7 +105,7 @@ def close(public_id: str) -> str | Response:
     form = CloseNodeForm()
     if form.validate_on_submit():
         try:
-            services.close_node(db.session, _actor(), node, form.reason.data)
+            services.close_node(db.session, current_actor(), node, form.reason.data)
             return redirect(url_for("hierarchy.detail", public_id=node.public_id))
         except DomainError as error:
             show_error(form, error)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.errors import DomainError
 from app.extensions import db
 from app.platform import owner_engine
-from app.security.actor import Actor, actor_for
-from app.security.permissions import requires
+from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from notifications import services as notifications
 from tenants import services
@@ -25,17 +23,13 @@ site_bp = Blueprint("tenant_site", __name__, template_folder="templates")
 install_resolution(site_bp)
 
 
-def _actor() -> Actor:
-    return actor_for(current_user, request.remote_addr)
-
-
 @admin_bp.get("/")
 @requires("tenants.read")
 def index() -> str:
     """The mutuals in the signed-in person's reach, with their status."""
     return render_template(
         "tenants/index.html",
-        tenants=services.list_tenants(db.session, _actor()),
+        tenants=services.list_tenants(db.session, current_actor()),
         status_form=TenantStatusForm(),
     )
 
@@ -48,13 +42,13 @@ def create() -> str | Response:
     form.sector.choices = [SelectChoice(code, str(label)) for code, label in services.SECTORS.items()]
     form.federation.choices = [
         SelectChoice(n.code, f"{n.name} ({n.code})")
-        for n in services.list_free_federations(db.session, _actor())
+        for n in services.list_free_federations(db.session, current_actor())
     ]
     if form.validate_on_submit():
         try:
             ref = services.create_tenant(
                 owner_engine(),
-                _actor(),
+                current_actor(),
                 slug=form.slug.data,
                 name=form.name.data,
                 sector=form.sector.data,
@@ -75,7 +69,7 @@ def change_status(slug: str) -> str | Response:
     if form.validate_on_submit() and form.status.data in TenantStatus.__members__:
         try:
             services.change_status(
-                db.session, _actor(), tenant, TenantStatus(form.status.data), form.reason.data
+                db.session, current_actor(), tenant, TenantStatus(form.status.data), form.reason.data
             )
             return redirect(url_for("tenants.index"))
         except DomainError as error:
@@ -83,19 +77,25 @@ def change_status(slug: str) -> str | Response:
     return render_template("tenants/status.html", tenant=tenant, form=form), 422
 
 
-@site_bp.route("/", methods=["GET", "POST"])
+@site_bp.get("/")
 @requires("tenants.read")
-def home() -> str | Response:
-    """The mutual's home: its fédération, its counts and its message outbox."""
-    tenant, actor = current_tenant(), _actor()
-    actor.require("tenants.read", g.tenant_record.federation.path)
+def home() -> str:
+    """The mutual's home: its fédération and its message outbox."""
+    return _home_page(MessageForm())
+
+
+@site_bp.post("/messages")
+@requires("notifications.send")
+def send_message() -> str | Response:
+    """Queue an SMS or e-mail in this mutual's outbox; a worker delivers it after the commit."""
+    current_actor().require("notifications.send", g.tenant_record.federation.path)
     form = MessageForm()
-    if form.validate_on_submit() and actor.can("notifications.send"):
+    if form.validate_on_submit():
         try:
             notifications.queue_message(
                 db.session,
-                tenant,
-                actor,
+                current_tenant(),
+                current_actor(),
                 channel=form.channel.data,
                 recipient=form.recipient.data,
                 body=form.body.data,
@@ -103,10 +103,17 @@ def home() -> str | Response:
             return redirect(url_for("tenant_site.home"))
         except DomainError as error:
             show_error(form, error)
+    return _home_page(form)
+
+
+def _home_page(form: MessageForm) -> str:
+    actor, federation_path = current_actor(), g.tenant_record.federation.path
+    actor.require("tenants.read", federation_path)
     return render_template(
         "tenants/home.html",
         tenant=g.tenant_record,
         form=form,
-        messages=notifications.list_messages(db.session, tenant),
+        can_send=actor.can("notifications.send", federation_path),
+        messages=notifications.list_messages(db.session, current_tenant()),
         title=_("Mutuelle"),
     )

@@ -53,7 +53,6 @@ def test_tenant_resolved_by_host(app, world, database_url):
     from tests.fixtures.database import app_overrides
 
     hosted = create_app({**app_overrides(database_url), "MBOLO_TENANT_HOSTS": {"alpha.example.sn": "alpha"}})
-    hosted.wsgi_app.hosts = {"alpha.example.sn": "alpha"}
     client = hosted.test_client()
     client.post(
         "/connexion",
@@ -72,7 +71,8 @@ def test_message_sent_from_a_tenant_lands_in_its_outbox_only(app, login, world):
 
     client = login("admin@test.sn")
     response = client.post(
-        "/alpha/", data={"channel": "sms", "recipient": "+221771234567", "body": "Votre carte est prête"}
+        "/alpha/messages",
+        data={"channel": "sms", "recipient": "+221771234567", "body": "Votre carte est prête"},
     )
     assert response.status_code == 302
     with app.app_context():
@@ -86,3 +86,10 @@ def test_message_sent_from_a_tenant_lands_in_its_outbox_only(app, login, world):
                 db.session.scalar(select(OutboxMessage).where(OutboxMessage.body == "Votre carte est prête"))
                 is None
             )
+
+
+def test_sending_a_message_needs_the_send_permission_on_that_mutual(login, world):
+    supervisor = login("sup.a@test.sn")  # read-only on FED-A
+    refused = supervisor.post("/alpha/messages", data={"channel": "sms", "recipient": "+221", "body": "x"})
+    assert refused.status_code == 403
+    assert "Envoyer" not in supervisor.get("/alpha/").get_data(as_text=True)
