@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MO := app/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: run test test-integration lint fmt i18n-extract i18n-update i18n-compile bench db-stop clean
+.PHONY: install run test lint fmt i18n-extract i18n-update i18n-compile bench db-stop clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c "import sys; assert sys.version_info >= (3, 11), sys.version" || { echo "Python 3.11 or newer is required"; exit 1; }

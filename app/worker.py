@@ -8,6 +8,7 @@ Enqueues made during a request wait for its commit (``enqueue_after_commit``).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from celery import Celery, Task
@@ -34,28 +35,31 @@ class TenantTask(Task):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from app.extensions import db
-        from tenants.context import TenantRef, tenant_scope
-        from tenants.models import Tenant, TenantStatus
 
         flask_app: Flask = self.app.flask_app  # type: ignore[attr-defined]
         slug = getattr(self.request, TENANT_HEADER, None) or (self.request.headers or {}).get(TENANT_HEADER)
         with flask_app.app_context():
             try:
-                if slug is None:
+                with self._scope(slug):
                     result = super().__call__(*args, **kwargs)
-                else:
-                    tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
-                    if tenant is None or tenant.status is TenantStatus.archived:
-                        raise LookupError(f"task {self.name}: no active tenant {slug!r}")
-                    with tenant_scope(db.session, TenantRef.of(tenant)):
-                        result = super().__call__(*args, **kwargs)
-                        db.session.commit()
-                    return result
-                db.session.commit()
+                    db.session.commit()
                 return result
             except BaseException:
                 db.session.rollback()
                 raise
+
+    def _scope(self, slug: str | None) -> AbstractContextManager[object]:
+        """The tenant scope named by the header (none for platform-wide tasks)."""
+        from app.extensions import db
+        from tenants.context import TenantRef, tenant_scope
+        from tenants.models import Tenant, TenantStatus
+
+        if slug is None:
+            return nullcontext()
+        tenant = db.session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None or tenant.status is TenantStatus.archived:
+            raise LookupError(f"task {self.name}: no active tenant {slug!r}")
+        return tenant_scope(db.session, TenantRef.of(tenant))
 
 
 celery = Celery("mbolo", task_cls=TenantTask)
@@ -72,7 +76,6 @@ def init_celery(flask_app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        task_always_eager=bool(flask_app.config.get("CELERY_TASK_ALWAYS_EAGER", False)),
         timezone="Africa/Dakar",
         imports=["notifications.tasks"],
     )

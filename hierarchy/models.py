@@ -73,10 +73,6 @@ class Node(SharedModel):
 
     parent: Mapped[Node | None] = relationship(remote_side=[id], lazy="joined", join_depth=1)
 
-    @property
-    def depth(self) -> int:
-        return self.path.count("/") - 2
-
     def is_within(self, ancestor: Node) -> bool:
         return self.path.startswith(ancestor.path)
 

@@ -17,6 +17,7 @@ from app.errors import FieldError, NotFound
 from app.security.actor import Actor
 from hierarchy.errors import HierarchyRuleBroken
 from hierarchy.models import Node, NodeEvent, NodeKind, NodeStatus
+from tenants.models import Tenant
 
 CODE_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9-]{1,29}")
 EDITABLE_FIELDS = ("name", "region", "department", "commune", "address", "phone", "email")
@@ -55,12 +56,18 @@ def find_node_by_code(session: Session, code: str) -> Node | None:
     return session.scalar(select(Node).where(Node.code == code.upper()))
 
 
-def owning_tenant_id(session: Session, node: Node) -> int | None:
-    """The tenant whose fédération is ``node`` or one of its ancestors."""
-    from tenants.models import Tenant
+def _tenant_federation_paths(session: Session) -> dict[str, int]:
+    """Path of each fédération that has a mutual → that tenant's id (one query, a handful of rows)."""
+    return dict(
+        session.execute(select(Node.path, Tenant.id).join(Tenant, Tenant.federation_id == Node.id)).all()
+    )
 
-    ancestor_ids = [int(i) for i in node.path.strip("/").split("/") if i]
-    return session.scalar(select(Tenant.id).where(Tenant.federation_id.in_(ancestor_ids)))
+
+def _tenant_at(path: str, federation_paths: dict[str, int]) -> int | None:
+    """The tenant owning the node at ``path`` (the one whose fédération is on that path), if any."""
+    return next(
+        (tenant_id for fed_path, tenant_id in federation_paths.items() if path.startswith(fed_path)), None
+    )
 
 
 def _counts(session: Session, nodes: list[Node]) -> list[NodeRow]:
@@ -198,7 +205,8 @@ def list_move_targets(session: Session, actor: Actor, node: Node) -> list[Node]:
     """Open nodes of the parent's kind, in the same tenant, where the actor may manage."""
     if node.parent is None:
         return []
-    tenant_id = owning_tenant_id(session, node)
+    federation_paths = _tenant_federation_paths(session)
+    tenant_id = _tenant_at(node.path, federation_paths)
     candidates = session.scalars(
         select(Node)
         .where(Node.kind == node.parent.kind, Node.status == NodeStatus.active, Node.id != node.parent_id)
@@ -207,7 +215,7 @@ def list_move_targets(session: Session, actor: Actor, node: Node) -> list[Node]:
     return [
         c
         for c in candidates
-        if actor.can("hierarchy.manage", c.path) and owning_tenant_id(session, c) == tenant_id
+        if actor.can("hierarchy.manage", c.path) and _tenant_at(c.path, federation_paths) == tenant_id
     ]
 
 
@@ -222,7 +230,8 @@ def move_node(session: Session, actor: Actor, node: Node, new_parent: Node) -> N
         raise HierarchyRuleBroken(_l("Le nouveau parent est fermé."))
     if new_parent.is_within(node):
         raise HierarchyRuleBroken(_l("Un nœud ne peut pas être déplacé sous lui-même."))
-    if owning_tenant_id(session, node) != owning_tenant_id(session, new_parent):
+    federation_paths = _tenant_federation_paths(session)
+    if _tenant_at(node.path, federation_paths) != _tenant_at(new_parent.path, federation_paths):
         raise HierarchyRuleBroken(_l("Déplacement impossible vers une autre mutuelle."))
     old_parent, old_path = node.parent, node.path
     new_path = f"{new_parent.path}{node.id}/"

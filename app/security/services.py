@@ -91,3 +91,8 @@ def ensure_account(
                 profile=profile,
             )
     return account
+
+
+def record_sign_out(session: Session, actor: Actor) -> None:
+    """Sign-outs are audited like sign-ins, so a session's whole life can be read back."""
+    record_event(session, actor, "security.signed_out", target_type="account", target_id=actor.account_id)

@@ -8,8 +8,8 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.security.forms import SignInForm
-from app.security.permissions import public
-from app.security.services import SignInRefused, authenticate
+from app.security.permissions import current_actor, public
+from app.security.services import SignInRefused, authenticate, record_sign_out
 
 bp = Blueprint("security", __name__)
 
@@ -39,5 +39,6 @@ def login() -> str | Response | tuple[str, int]:
 @public
 @login_required
 def logout() -> Response:
+    record_sign_out(db.session, current_actor())
     logout_user()
     return redirect(url_for("security.login"))

@@ -54,3 +54,21 @@ def test_pages_load_htmx_from_the_app_itself(client):
     page = client.get("/connexion").get_data(as_text=True)
     assert 'src="/static/vendor/htmx.min.js"' in page and "http" not in page.split("<body")[0]
     assert client.get("/static/vendor/htmx.min.js").status_code == 200
+
+
+def test_sign_in_and_sign_out_are_audited(app, login):
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+
+    client = login("manager.a@test.sn")
+    client.post("/deconnexion")
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.action.like("security.sign%"))
+            .order_by(AuditEvent.id.desc())
+        ).all()
+    assert actions[:2] == ["security.signed_out", "security.signed_in"]
+    assert client.get("/hierarchie/").status_code == 302  # signed out: back to the sign-in page
