@@ -10,9 +10,9 @@ from hierarchy.services import NodeDetails
 from tests.fixtures.app import SYSTEM, node, unique
 
 
-def _child(session, parent, name="Nœud"):
+def _child(session, parent, name="Nœud", actor=SYSTEM):
     return services.create_child(
-        session, SYSTEM, parent=parent, code=unique("N-"), details=NodeDetails(name=name)
+        session, actor, parent=parent, code=unique("N-"), details=NodeDetails(name=name)
     )
 
 
@@ -94,30 +94,12 @@ def test_rename_keeps_the_old_name_in_history(session, world):
 
 def test_grants_apply_to_their_subtree_only(session, world):
     manager_a = _actor(session, "manager.a@test.sn")
-    services.create_child(
-        session,
-        manager_a,
-        parent=node(world.league_a),
-        code=unique("A-"),
-        details=NodeDetails(name="Dans son périmètre"),
-    )
+    _child(session, node(world.league_a), "Dans son périmètre", actor=manager_a)
     with pytest.raises(Forbidden):
-        services.create_child(
-            session,
-            manager_a,
-            parent=node(world.federation_b),
-            code=unique("B-"),
-            details=NodeDetails(name="Hors périmètre"),
-        )
+        _child(session, node(world.federation_b), "Hors périmètre", actor=manager_a)
     supervisor = _actor(session, "sup.a@test.sn")
     with pytest.raises(Forbidden):
-        services.create_child(
-            session,
-            supervisor,
-            parent=node(world.league_a),
-            code=unique("S-"),
-            details=NodeDetails(name="Lecture seule"),
-        )
+        _child(session, node(world.league_a), "Lecture seule", actor=supervisor)
     roots = services.list_roots(session, supervisor)
     assert [r.node.code for r in roots] == [world.federation_a]
     with pytest.raises(Forbidden):
