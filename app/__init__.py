@@ -13,9 +13,11 @@ from app.config import load_config
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: configuration, database (embedded or DATABASE_URL), extensions, blueprints."""
     from app import platform
+    from app.audit.requests import install_request_audit
     from app.blueprints import register_blueprints
     from app.database import runtime_url
-    from app.extensions import babel, csrf, db, login_manager
+    from app.extensions import babel, csrf, db, limiter, login_manager
+    from app.security import sessions, stepup
     from app.web.hooks import register_hooks
     from app.web.i18n import select_locale
     from app.worker import init_celery
@@ -33,8 +35,12 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
+    limiter.init_app(app)
     register_blueprints(app)
     register_hooks(app)
+    install_request_audit(app)
+    sessions.install(app)
+    stepup.install(app)
     init_celery(app)
     if app.config["MBOLO_ENV"] == "production":  # exactly one proxy (nginx) in front
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]

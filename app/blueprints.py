@@ -4,6 +4,8 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.security.account_views import bp as account
+    from app.security.admin_views import accounts_bp, profiles_bp, security_bp
     from app.security.views import bp as security
     from app.web.views import bp as web
     from hierarchy.views import bp as hierarchy
@@ -11,7 +13,11 @@ def register_blueprints(app: Flask) -> None:
     from tenants.views import site_bp as tenant_site
 
     app.register_blueprint(web)  # /, /healthz, /readyz, /langue, vendored htmx
-    app.register_blueprint(security)  # /connexion, /deconnexion
+    app.register_blueprint(security)  # /connexion, /deconnexion, invitation links, step-up confirmation
+    app.register_blueprint(account, url_prefix="/compte")  # own preferences, password, TOTP, sessions
+    app.register_blueprint(accounts_bp, url_prefix="/admin/comptes")
+    app.register_blueprint(profiles_bp, url_prefix="/admin/profils")
+    app.register_blueprint(security_bp, url_prefix="/admin/securite")
     app.register_blueprint(hierarchy, url_prefix="/hierarchie")
     app.register_blueprint(tenants_admin, url_prefix="/admin/mutuelles")
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

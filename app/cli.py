@@ -37,12 +37,16 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Migrate public, then every tenant schema, to head (one line per schema)."""
+    from app.audit.services import seal_unchained
     from app.platform import owner_engine
     from migrations.runner import upgrade_all
 
     app = _app()
     click.echo("Migrations :")
     upgrade_all(owner_engine(app), app_password=app.config["MBOLO_APP_DB_PASSWORD"], report=_report)
+    # Audit rows older than the chain (or written by the previous code during the upgrade): needs the key.
+    if sealed := seal_unchained(owner_engine(app), app.config["MBOLO_AUDIT_KEY"]):
+        click.echo(f"Audit: {sealed} row(s) sealed into the public chain.")
 
 
 @db.command("downgrade")
@@ -215,3 +219,13 @@ def run(host: str, port: int, no_worker: bool) -> None:
         if not app.config["DATABASE_URL"]:
             embedded_pg.stop(Path(str(app.config["MBOLO_DATA_DIR"])))
             click.echo("Embedded PostgreSQL stopped.")
+
+
+from app.security.cli import admin, keys  # noqa: E402 - the groups live with what they manage
+
+main.add_command(keys)
+main.add_command(admin)
+
+from app.audit.cli import audit  # noqa: E402 - verify, export-heads, seal
+
+main.add_command(audit)

@@ -6,6 +6,9 @@ no default secret). ``make run`` and the tests set ``development`` / ``test`` ex
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -53,6 +56,7 @@ def load_config(environ: os._Environ[str] | dict[str, str] | None = None) -> dic
             "SECRET_KEY must be set to a random value of at least 32 characters in production"
         )
     return {
+        **_security_settings(env, production, secret or DEFAULT_SECRET),
         "MBOLO_ENV": mode,
         "TESTING": mode == "test",
         "SECRET_KEY": secret or DEFAULT_SECRET,
@@ -68,10 +72,64 @@ def load_config(environ: os._Environ[str] | dict[str, str] | None = None) -> dic
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _flag(env.get("MBOLO_SESSION_COOKIE_SECURE"), production),
+        # Absolute lifetime of a staff session; MBOLO_IDLE_MINUTES ends it earlier when unused.
         "PERMANENT_SESSION_LIFETIME": int(env.get("MBOLO_SESSION_HOURS", "12")) * 3600,
         "WTF_CSRF_TIME_LIMIT": None,  # the session bounds it; agents keep forms open a long time
         "BABEL_DEFAULT_LOCALE": "fr",
         "BABEL_DEFAULT_TIMEZONE": "Africa/Dakar",
         "MBOLO_LOCALES": ("fr", "en"),
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    }
+
+
+def _derived_key(secret: str, purpose: str) -> bytes:
+    """Development and test only: a per-purpose key derived from SECRET_KEY, so ``make run`` needs nothing."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def parse_keyring(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """``"k2=<base64 32 bytes>,k1=<…>"`` → ((kid, key), …); the first key encrypts, all decrypt."""
+    keys = []
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
+        kid, sep, encoded = pair.partition("=")
+        try:
+            key = base64.urlsafe_b64decode(encoded.strip() + "=" * (-len(encoded.strip()) % 4))
+        except ValueError:
+            key = b""
+        if not sep or not kid.strip().isalnum() or len(key) != 32:
+            raise ConfigurationError(
+                "MBOLO_ENCRYPTION_KEYS: each entry is id=<32 bytes in base64>, e.g. k1=$(mbolo keys new)"
+            )
+        keys.append((kid.strip(), key))
+    return tuple(keys)
+
+
+def _security_settings(
+    env: os._Environ[str] | dict[str, str], production: bool, secret: str
+) -> dict[str, object]:
+    audit_key = env.get("MBOLO_AUDIT_KEY", "")
+    keyring = env.get("MBOLO_ENCRYPTION_KEYS", "")
+    if production and len(audit_key) < 32:
+        raise ConfigurationError("MBOLO_AUDIT_KEY must be set to a random value of at least 32 characters")
+    if production and not keyring:
+        raise ConfigurationError(
+            "MBOLO_ENCRYPTION_KEYS must be set in production (see infra/mbolo.env.example)"
+        )
+    return {
+        # Keys live outside the database: the audit chain's HMAC key and the AES-GCM keyring for secrets.
+        "MBOLO_AUDIT_KEY": audit_key.encode() if audit_key else _derived_key(secret, "audit-chain"),
+        "MBOLO_ENCRYPTION_KEYS": parse_keyring(keyring)
+        if keyring
+        else (("dev", _derived_key(secret, "encryption")),),
+        # Public address of the site, for links made outside a request (``mbolo admin invite``).
+        "MBOLO_BASE_URL": env.get("MBOLO_BASE_URL") or None,
+        "MBOLO_IDLE_MINUTES": int(env.get("MBOLO_IDLE_MINUTES", "30")),
+        "MBOLO_STEPUP_MINUTES": int(env.get("MBOLO_STEPUP_MINUTES", "5")),
+        "MBOLO_INVITATION_HOURS": int(env.get("MBOLO_INVITATION_HOURS", "72")),
+        "MBOLO_RESET_MINUTES": int(env.get("MBOLO_RESET_MINUTES", "60")),
+        # flask-limiter storage: memory:// fits the single-process embedded run; Redis behind gunicorn.
+        "RATELIMIT_STORAGE_URI": env.get("MBOLO_RATELIMIT_STORAGE_URL") or "memory://",
+        "MBOLO_SIGN_IN_RATE": env.get("MBOLO_SIGN_IN_RATE", "20 per minute;200 per hour"),
+        "MBOLO_SECURITY_ALERT_THRESHOLD": int(env.get("MBOLO_SECURITY_ALERT_THRESHOLD", "20")),
+        "MBOLO_SECURITY_ALERT_WINDOW_MINUTES": int(env.get("MBOLO_SECURITY_ALERT_WINDOW_MINUTES", "15")),
     }

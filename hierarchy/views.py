@@ -13,8 +13,16 @@ from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from hierarchy import services
 from hierarchy.forms import CloseNodeForm, EditNodeForm, MoveNodeForm, NodeForm
+from hierarchy.models import Node
 
 bp = Blueprint("hierarchy", __name__, template_folder="templates")
+
+
+def _node_in_reach(public_id: str, permission: str) -> Node:
+    """The node, if the signed-in person holds ``permission`` on it (the forms are not shown otherwise)."""
+    node = services.get_node(db.session, public_id)
+    current_actor().require(permission, node.path)
+    return node
 
 
 @bp.get("/")
@@ -28,7 +36,7 @@ def tree() -> str:
 @requires("hierarchy.read")
 def children(public_id: str) -> str:
     """The children of a node: an htmx fragment, or a page without JavaScript."""
-    node = services.get_node(db.session, public_id)
+    node = _node_in_reach(public_id, "hierarchy.read")
     rows = services.list_children(db.session, current_actor(), node)
     template = "hierarchy/_children.html" if request.headers.get("HX-Request") else "hierarchy/tree.html"
     return render_template(template, rows=rows, parent=node)
@@ -37,7 +45,7 @@ def children(public_id: str) -> str:
 @bp.get("/noeuds/<public_id>")
 @requires("hierarchy.read")
 def detail(public_id: str) -> str:
-    node = services.get_node(db.session, public_id)
+    node = _node_in_reach(public_id, "hierarchy.read")
     history = services.list_history(db.session, current_actor(), node)
     return render_template(
         "hierarchy/detail.html",
@@ -51,7 +59,7 @@ def detail(public_id: str) -> str:
 @requires("hierarchy.manage")
 def create_child(public_id: str) -> str | Response:
     """Create the child the rules allow under this node (fédération, ligue or association)."""
-    parent = services.get_node(db.session, public_id)
+    parent = _node_in_reach(public_id, "hierarchy.manage")
     form = NodeForm()
     if form.validate_on_submit():
         try:
@@ -68,7 +76,7 @@ def create_child(public_id: str) -> str | Response:
 @requires("hierarchy.manage")
 def edit(public_id: str) -> str | Response:
     """Rename a node or change its address and contacts."""
-    node = services.get_node(db.session, public_id)
+    node = _node_in_reach(public_id, "hierarchy.manage")
     form = EditNodeForm(obj=node)
     if form.validate_on_submit():
         try:
@@ -83,7 +91,7 @@ def edit(public_id: str) -> str | Response:
 @requires("hierarchy.manage")
 def move(public_id: str) -> str | Response:
     """Move a node, with its subtree, under another parent of the same kind."""
-    node = services.get_node(db.session, public_id)
+    node = _node_in_reach(public_id, "hierarchy.manage")
     targets = services.list_move_targets(db.session, current_actor(), node)
     form = MoveNodeForm()
     form.parent.choices = [SelectChoice(t.public_id, f"{t.name} ({t.code})") for t in targets]
@@ -101,7 +109,7 @@ def move(public_id: str) -> str | Response:
 @requires("hierarchy.manage")
 def close(public_id: str) -> str | Response:
     """Close a node (never delete it)."""
-    node = services.get_node(db.session, public_id)
+    node = _node_in_reach(public_id, "hierarchy.manage")
     form = CloseNodeForm()
     if form.validate_on_submit():
         try:

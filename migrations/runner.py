@@ -19,7 +19,9 @@ from tenants.context import TenantRef, apply_context
 HERE = Path(__file__).resolve().parent
 SHARED, TENANT = HERE / "shared", HERE / "tenant"
 #: Shared tables a tenant role may read while serving that tenant (the rest stays out of its reach).
-TENANT_READABLE = ("tenants", "hierarchy_nodes", "accounts", "grants")
+TENANT_READABLE = ("tenants", "hierarchy_nodes", "grants", "profiles", "profile_permissions", "permissions")
+#: Accounts are readable by tenant roles without their secrets (the ORM defers ``password_hash``).
+ACCOUNT_COLUMNS_HIDDEN_FROM_TENANTS = ("password_hash",)
 
 
 class MigrationRefused(RuntimeError):
@@ -86,6 +88,29 @@ def grant_shared_privileges(connection: Connection) -> None:
     for table in TENANT_READABLE:
         if table in tables:
             connection.exec_driver_sql(f'GRANT SELECT ON public."{table}" TO "{group}"')
+    if "accounts" in tables:
+        connection.exec_driver_sql(f'REVOKE SELECT ON public.accounts FROM "{group}"')
+        columns = connection.scalars(
+            text(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND table_name = 'accounts' ORDER BY ordinal_position"
+            )
+        ).all()
+        visible = ", ".join(
+            f'"{safe_identifier(c)}"' for c in columns if c not in ACCOUNT_COLUMNS_HIDDEN_FROM_TENANTS
+        )
+        connection.exec_driver_sql(f'GRANT SELECT ({visible}) ON public.accounts TO "{group}"')
+
+
+def sync_permission_catalog(connection: Connection) -> None:
+    """Record permission codes new to this database and seed the built-in profiles (idempotent)."""
+    from sqlalchemy.orm import Session
+
+    from app.security.profiles import sync_catalog
+
+    with Session(bind=connection) as session:
+        sync_catalog(session)
+        session.flush()
 
 
 def list_tenants(connection: Connection) -> list[TenantRef]:
@@ -98,10 +123,52 @@ def list_tenants(connection: Connection) -> list[TenantRef]:
     return [TenantRef(id=r[0], slug=r[1], name=r[2], schema=r[3], role=r[4]) for r in rows]
 
 
+def _audit_table(connection: Connection, tenant: TenantRef) -> str | None:
+    """``"t_x".audit_events`` if the tenant's audit table exists (quoted, from validated names)."""
+    table = f'"{safe_identifier(tenant.schema)}".audit_events'
+    return table if connection.scalar(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}) else None
+
+
+def secure_tenant_audit(connection: Connection, tenant: TenantRef) -> None:
+    """Make the tenant's audit log append-only for the tenant's role (and so for requests acting as it).
+
+    Tenant migrations run as the tenant's role, which would own the table it creates and could rewrite
+    it. Run as the owner connection (no tenant role set), this gives the table and its id sequence to
+    the owner and leaves the tenant role SELECT and INSERT. Idempotent. The tenant role still owns the
+    schema, so it could DROP the whole table: ``mbolo audit verify`` reports a missing or re-created table
+    (owner, privileges) and the exported heads reveal the lost rows.
+    """
+    apply_context(connection, None)  # RESET ROLE: the owner (a superuser, or a member of each tenant role)
+    table = _audit_table(connection, tenant)
+    if table is None:
+        return
+    role = safe_identifier(tenant.role)
+    connection.exec_driver_sql(f"ALTER TABLE {table} OWNER TO CURRENT_USER")  # its sequence follows
+    connection.exec_driver_sql(f'REVOKE ALL ON {table} FROM "{role}"')
+    connection.exec_driver_sql(f'GRANT SELECT, INSERT ON {table} TO "{role}"')
+    sequence = connection.scalar(text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table})
+    if sequence:  # a name quoted by PostgreSQL itself
+        connection.exec_driver_sql(f'REVOKE ALL ON SEQUENCE {sequence} FROM "{role}"')
+        connection.exec_driver_sql(f'GRANT USAGE ON SEQUENCE {sequence} TO "{role}"')
+
+
+def _lend_audit_to_tenant(connection: Connection, tenant: TenantRef) -> None:
+    """For the length of a migration (one transaction, the table locked), hand the audit table back to
+    the tenant's role so its migrations may alter or drop it; ``secure_tenant_audit`` takes it back."""
+    apply_context(connection, None)
+    table = _audit_table(connection, tenant)
+    if table is not None:
+        connection.exec_driver_sql(f'ALTER TABLE {table} OWNER TO "{safe_identifier(tenant.role)}"')
+
+
 def migrate_tenant(connection: Connection, tenant: TenantRef, revision: str = "head") -> Step:
-    """Move one tenant schema to ``revision``, as the tenant's owner role, inside the open transaction."""
+    """Move one tenant schema to ``revision``, as the tenant's owner role, inside the open transaction;
+    then make its audit log append-only again (``secure_tenant_audit``)."""
     apply_context(connection, tenant)
     before = current_revision(connection, tenant.schema)
+    if revision != "head" or before != head(TENANT):
+        _lend_audit_to_tenant(connection, tenant)
+        apply_context(connection, tenant)
     cfg = _config(TENANT, connection, schema=tenant.schema)
     if revision.startswith("-"):
         if before is not None:
@@ -110,6 +177,7 @@ def migrate_tenant(connection: Connection, tenant: TenantRef, revision: str = "h
         command.upgrade(cfg, revision)
     after = current_revision(connection, tenant.schema)
     apply_context(connection, None)
+    secure_tenant_audit(connection, tenant)
     return Step(tenant.schema, before, after)
 
 
@@ -123,6 +191,7 @@ def upgrade_all(
         before = current_revision(connection, "public")
         command.upgrade(_config(SHARED, connection), "head")
         grant_shared_privileges(connection)
+        sync_permission_catalog(connection)
         steps.append(Step("public", before, current_revision(connection, "public")))
         report(steps[-1])
         tenants = list_tenants(connection)

@@ -62,6 +62,28 @@ def list_free_federations(session: Session, actor: Actor) -> list[Node]:
     return [n for n in nodes if actor.can("tenants.create", n.path)]
 
 
+def check_new_tenant(
+    session: Session, actor: Actor, *, slug: str, name: str, sector: str, federation_code: str
+) -> tuple[str, Node]:
+    """Every rule a new mutual must pass (views check them before asking for the step-up too)."""
+    slug = validate_slug((slug or "").strip())
+    if not name or not name.strip():
+        raise FieldError("name", _l("Le nom est obligatoire."))
+    if sector not in SECTORS:
+        raise FieldError("sector", _l("Secteur inconnu."))
+    federation = session.scalar(select(Node).where(Node.code == (federation_code or "").upper()))
+    if federation is None or federation.kind is not NodeKind.federation:
+        raise FieldError("federation", _l("Choisissez une fédération existante."))
+    actor.require("tenants.create", federation.path)
+    if federation.status is NodeStatus.closed:
+        raise FieldError("federation", _l("Cette fédération est fermée."))
+    if session.scalar(select(Tenant.id).where(Tenant.federation_id == federation.id)):
+        raise FieldError("federation", _l("Cette fédération a déjà sa mutuelle."))
+    if find_tenant(session, slug):
+        raise FieldError("slug", _l("Cet identifiant est déjà pris."))
+    return slug, federation
+
+
 def create_tenant(
     owner_engine: Engine, actor: Actor, *, slug: str, name: str, sector: str, federation_code: str
 ) -> TenantRef:
@@ -70,22 +92,10 @@ def create_tenant(
     Runs in its own transaction on the owner connection (creating roles and schemas is beyond the
     runtime role's rights); PostgreSQL DDL is transactional, so a failure leaves nothing behind.
     """
-    slug = validate_slug((slug or "").strip())
-    if not name or not name.strip():
-        raise FieldError("name", _l("Le nom est obligatoire."))
-    if sector not in SECTORS:
-        raise FieldError("sector", _l("Secteur inconnu."))
     with owner_engine.connect() as connection, Session(bind=connection) as session:
-        federation = session.scalar(select(Node).where(Node.code == (federation_code or "").upper()))
-        if federation is None or federation.kind is not NodeKind.federation:
-            raise FieldError("federation", _l("Choisissez une fédération existante."))
-        actor.require("tenants.create", federation.path)
-        if federation.status is NodeStatus.closed:
-            raise FieldError("federation", _l("Cette fédération est fermée."))
-        if session.scalar(select(Tenant.id).where(Tenant.federation_id == federation.id)):
-            raise FieldError("federation", _l("Cette fédération a déjà sa mutuelle."))
-        if find_tenant(session, slug):
-            raise FieldError("slug", _l("Cet identifiant est déjà pris."))
+        slug, federation = check_new_tenant(
+            session, actor, slug=slug, name=name, sector=sector, federation_code=federation_code
+        )
         tenant = Tenant(
             slug=slug,
             name=name.strip(),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from app.errors import DomainError
 from app.extensions import db
 from app.platform import owner_engine
+from app.security import stepup
 from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from notifications import services as notifications
@@ -46,6 +48,20 @@ def create() -> str | Response:
     ]
     if form.validate_on_submit():
         try:
+            services.check_new_tenant(
+                db.session, current_actor(), slug=form.slug.data, name=form.name.data,
+                sector=form.sector.data, federation_code=form.federation.data,
+            )  # fmt: skip
+            stepup.authorize(
+                db.session, current_actor(),
+                stepup.Operation(
+                    "tenants.create",
+                    {"slug": form.slug.data, "name": form.name.data, "sector": form.sector.data,
+                     "federation": form.federation.data},
+                    ((_l("Mutuelle"), f"{form.name.data} ({form.slug.data})"),
+                     (_l("Secteur"), form.sector.data), (_l("Fédération"), form.federation.data)),
+                ),
+            )  # fmt: skip
             ref = services.create_tenant(
                 owner_engine(),
                 current_actor(),
@@ -68,6 +84,15 @@ def change_status(slug: str) -> str | Response:
     form = TenantStatusForm()
     if form.validate_on_submit() and form.status.data in TenantStatus.__members__:
         try:
+            stepup.authorize(
+                db.session, current_actor(),
+                stepup.Operation(
+                    "tenants.status",
+                    {"tenant": slug, "status": form.status.data, "reason": form.reason.data},
+                    ((_l("Mutuelle"), f"{tenant.name} ({slug})"), (_l("Nouvel état"), form.status.data),
+                     (_l("Motif"), form.reason.data)),
+                ),
+            )  # fmt: skip
             services.change_status(
                 db.session, current_actor(), tenant, TenantStatus(form.status.data), form.reason.data
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.errors import Forbidden
-from app.security.permissions import PERMISSIONS, profile_permissions
+from app.security.permissions import PERMISSIONS
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class Actor:
     is_platform_admin: bool = False
     #: (node path, permissions) per grant: a grant covers its node's subtree only.
     scopes: tuple[tuple[str, frozenset[str]], ...] = field(default=())
+    #: "profile code@node code" per grant, for the audit log ("who, with which profile, where").
+    grants_label: str = ""
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
@@ -53,7 +55,11 @@ def actor_for(account: object, ip_address: str | None = None) -> Actor:
         ip_address=ip_address,
         is_platform_admin=account.is_platform_admin,  # type: ignore[attr-defined]
         scopes=tuple(
-            (g.node.path, profile_permissions(g.profile))
+            (g.node.path, g.profile.permissions)
+            for g in account.grants  # type: ignore[attr-defined]
+        ),
+        grants_label=", ".join(
+            f"{g.profile.code}@{g.node.code}"
             for g in account.grants  # type: ignore[attr-defined]
         ),
     )

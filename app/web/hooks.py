@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import Flask, Response, g, render_template, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 
 from app.errors import Forbidden, NotFound
 from app.extensions import db, login_manager
+from tenants.context import bind_tenant
 from tenants.errors import TenantUnavailable
 
 
@@ -17,27 +19,50 @@ def register_hooks(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_account(public_id: str) -> object:
-        from app.security.models import Account
+    def load_account(session_id: str) -> object:
+        from app.security.services import load_session_account
 
-        return db.session.scalar(select(Account).where(Account.public_id == public_id))
+        return load_session_account(db.session, session_id)
 
     @app.after_request
     def commit_or_rollback(response: Response) -> Response:
-        if response.status_code < 400 and not g.get("mbolo_rollback"):
+        # Request auditing (app/audit/requests.py) records every state-changing request. It runs here,
+        # between the decision and the commit, rather than as a hook of its own: a kept request's event
+        # joins this transaction (the change and its trail commit together, or neither does); a refused or
+        # failed request's work is rolled back first, then its event is written and committed alone.
+        from app.audit.requests import audit_request
+
+        kept = response.status_code < 400 and not g.get("mbolo_rollback")
+        if kept:
+            audit_request(response, kept=True)
             db.session.commit()
         else:
             db.session.rollback()
+            audit_request(response, kept=False)
         return response
+
+    @app.before_request
+    def forget_previous_request() -> None:
+        # g belongs to the app context, which a script or test may keep across requests: start clean.
+        for key in ("mbolo_actor", "mbolo_rollback"):
+            g.pop(key, None)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        # No inline script anywhere (htmx and our scripts are files); QR codes are data: images.
         response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'"
+            "Content-Security-Policy",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         )
+        response.headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        if app.config["MBOLO_ENV"] == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")  # staff pages hold personal data
         return response
 
     @app.errorhandler(TenantUnavailable)
@@ -53,6 +78,7 @@ def register_hooks(app: Flask) -> None:
     @app.errorhandler(Forbidden)
     @app.errorhandler(403)
     def forbidden(_error: Exception) -> tuple[str, int]:
+        _record_denial()
         return render_template(
             "errors/error.html", code=403, message=_l("Vous n'avez pas accès à cette page.")
         ), 403
@@ -64,8 +90,81 @@ def register_hooks(app: Flask) -> None:
             "errors/error.html", code=500, message=_l("Une erreur est survenue. Réessayez plus tard.")
         ), 500
 
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_error: Exception) -> tuple[str, int]:
+        return render_template(
+            "errors/error.html",
+            code=400,
+            message=_l("Ce formulaire a expiré ou ne vient pas de Mbolo. Rechargez la page et recommencez."),
+        ), 400
+
+    @app.errorhandler(429)
+    def too_many(_error: Exception) -> tuple[str, int]:
+        from app.security.events import record_failure
+
+        db.session.rollback()
+        record_failure(
+            db.session, _who(), "security.rate_limited", target_type="path", target_id=request.path
+        )
+        db.session.commit()
+        return render_template(
+            "errors/error.html",
+            code=429,
+            message=_l("Trop de tentatives. Patientez une minute puis réessayez."),
+        ), 429
+
     @app.context_processor
     def template_globals() -> dict[str, object]:
-        from flask_babel import get_locale
+        from flask_babel import format_datetime, get_locale
 
-        return {"is_htmx": request.headers.get("HX-Request") == "true", "get_locale": get_locale}
+        from app.database import utcnow
+
+        return {
+            "is_htmx": request.headers.get("HX-Request") == "true",
+            "get_locale": get_locale,
+            "format_datetime": format_datetime,
+            "now_utc": utcnow,
+            "open_security_alerts": _open_alerts,
+        }
+
+
+def _who() -> object:
+    from app.security.actor import Actor
+    from app.security.permissions import current_actor
+
+    if current_user.is_authenticated:
+        return current_actor()
+    return Actor(account_id=None, label="anonyme", ip_address=request.remote_addr)
+
+
+def _record_denial() -> None:
+    """Every refusal is a security event; refusals inside another mutual's space are flagged as such."""
+    from app.security.events import record_failure
+
+    actor = _who()
+    tenant_record = g.get("tenant_record")
+    cross_tenant = tenant_record is not None and not actor.can("tenants.read", tenant_record.federation.path)  # type: ignore[attr-defined]
+    tenant_slug = tenant_record.slug if tenant_record is not None else None
+    db.session.rollback()
+    bind_tenant(db.session, None)  # security events and alerts live in public, beyond the tenant role
+    record_failure(
+        db.session,
+        actor,  # type: ignore[arg-type]
+        "security.cross_tenant_attempt" if cross_tenant else "security.permission_denied",
+        target_type="path",
+        target_id=request.path[:64],
+        tenant_slug=tenant_slug,
+        method=request.method,
+        endpoint=request.endpoint,
+    )
+    db.session.commit()
+    bind_tenant(db.session, g.get("tenant"))  # the request's own trail still goes to the tenant's chain
+
+
+def _open_alerts() -> int:
+    """Shown to platform administrators on every page until acknowledged."""
+    if not current_user.is_authenticated or not current_user.is_platform_admin or g.get("tenant"):
+        return 0  # not on a mutual's pages: their transaction runs as the tenant role
+    from app.security.events import count_open_alerts
+
+    return count_open_alerts(db.session)

@@ -1,7 +1,9 @@
+import base64
+
 import pytest
 
 from app.config import ConfigurationError, load_config
-from app.security.permissions import PERMISSIONS, PUBLIC
+from app.security.permissions import PERMISSIONS, PUBLIC, SIGNED_IN
 
 
 def test_every_endpoint_declares_its_permission(app):
@@ -11,7 +13,7 @@ def test_every_endpoint_declares_its_permission(app):
         permission = getattr(view, "permission", None)
         if rule.endpoint == "static":
             continue  # Flask's own static files: public by nature
-        if permission != PUBLIC and permission not in PERMISSIONS:
+        if permission not in {PUBLIC, SIGNED_IN} and permission not in PERMISSIONS:
             undeclared.append(rule.rule)
     assert undeclared == []
 
@@ -21,8 +23,18 @@ def test_production_refuses_to_start_with_a_default_or_short_secret():
         load_config({"MBOLO_ENV": "production"})
     with pytest.raises(ConfigurationError):
         load_config({"MBOLO_ENV": "production", "SECRET_KEY": "dev-only-not-secret"})
-    config = load_config({"MBOLO_ENV": "production", "SECRET_KEY": "x" * 40})
+    secret = {"MBOLO_ENV": "production", "SECRET_KEY": "x" * 40}
+    with pytest.raises(ConfigurationError, match="MBOLO_AUDIT_KEY"):
+        load_config(secret)
+    with pytest.raises(ConfigurationError, match="MBOLO_ENCRYPTION_KEYS"):
+        load_config({**secret, "MBOLO_AUDIT_KEY": "a" * 40})
+    with pytest.raises(ConfigurationError, match="MBOLO_ENCRYPTION_KEYS"):
+        load_config({**secret, "MBOLO_AUDIT_KEY": "a" * 40, "MBOLO_ENCRYPTION_KEYS": "k1=tooshort"})
+    key = base64.urlsafe_b64encode(bytes(range(32))).decode()
+    keyring = f"k2={key},k1={key}"
+    config = load_config({**secret, "MBOLO_AUDIT_KEY": "a" * 40, "MBOLO_ENCRYPTION_KEYS": keyring})
     assert config["SESSION_COOKIE_SECURE"] is True
+    assert [kid for kid, _key in config["MBOLO_ENCRYPTION_KEYS"]] == ["k2", "k1"]
 
 
 def test_health_and_readiness(client):

@@ -1,12 +1,15 @@
-"""A real browser (Debian's Chromium through Playwright): the ministry admin signs in, creates a tenant
-and an association, and finds it in the tree."""
+"""A real browser (Debian's Chromium through Playwright): the ministry admin enrols TOTP on the way to a
+critical function, creates a tenant and grants a profile through the step-up prompt, signs out; then builds
+an association and finds it in the tree."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import threading
+import time
 
+import pyotp
 import pytest
 from werkzeug.serving import make_server
 
@@ -49,7 +52,7 @@ def live_server(app, world):
     server.shutdown()
 
 
-def test_admin_creates_a_tenant_and_an_association_and_sees_it_in_the_tree(browser, live_server, app):
+def _federation(app, name):
     from app.extensions import db
     from hierarchy import services
     from hierarchy.services import NodeDetails
@@ -57,30 +60,78 @@ def test_admin_creates_a_tenant_and_an_association_and_sees_it_in_the_tree(brows
 
     with app.app_context():
         federation = services.create_child(
-            db.session,
-            SYSTEM,
-            parent=node("MIN"),
-            code=unique("FED-E2E-"),
-            details=NodeDetails(name="Fédération des transporteurs"),
+            db.session, SYSTEM, parent=node("MIN"), code=unique("FED-E2E-"), details=NodeDetails(name=name)
         )
         db.session.commit()
-        federation_code, federation_id = federation.code, federation.public_id
+        return federation.code, federation.public_id
 
-    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-SN")  # a phone
+
+def _sign_in(page, live_server, email):
     page.goto(f"{live_server}/")
-    page.get_by_label("E-mail").fill("admin@test.sn")
+    page.get_by_label("E-mail").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_role("heading", name="Hiérarchie").wait_for()
 
+
+def test_admin_enrols_totp_creates_a_tenant_and_grants_a_profile_through_step_up(
+    browser, live_server, app, make_staff
+):
+    federation_code, _federation_id = _federation(app, "Fédération des pêcheurs")
+    admin = make_staff(platform_admin=True, mfa_enrolled=False)
+    colleague = make_staff(("ASS-A", "association_agent"), mfa_enrolled=False)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-SN")  # a phone
+    _sign_in(page, live_server, admin.email)
+
     page.get_by_role("link", name="Mutuelles").click()
     page.get_by_role("link", name="Créer une mutuelle").click()
-    page.get_by_label("Nom de la mutuelle").fill("Mutuelle des transporteurs")
-    page.get_by_label("Identifiant").fill("transport_e2e")
-    page.get_by_label("Secteur").select_option("transport")
+    page.get_by_label("Nom de la mutuelle").fill("Mutuelle des pêcheurs")
+    page.get_by_label("Identifiant").fill("peche_e2e")
+    page.get_by_label("Secteur").select_option("peche")
     page.get_by_label("Fédération").select_option(federation_code)
     page.get_by_role("button", name="Créer").click()
-    page.get_by_role("heading", name="Mutuelle des transporteurs").wait_for()
+
+    # A critical function without a second factor: enrol first (QR code, or the key typed by hand).
+    page.get_by_role("heading", name="Activer la double authentification").wait_for()
+    assert page.get_by_role("img", name="Code QR à scanner").is_visible()
+    secret = page.get_by_test_id("totp-secret").inner_text().strip()
+    totp = pyotp.TOTP(secret)
+    page.get_by_label("Code").fill(totp.now())
+    page.get_by_role("button", name="Activer").click()
+    recovery_codes = [item.inner_text() for item in page.get_by_test_id("recovery-codes").locator("li").all()]
+    assert len(recovery_codes) == 10
+    page.get_by_role("link", name="J'ai noté mes codes, continuer").click()
+
+    # The confirmation shows the operation's data; the code approves it and the creation goes through.
+    page.get_by_role("heading", name="Confirmer l'opération").wait_for()
+    assert page.get_by_text("Mutuelle des pêcheurs (peche_e2e)").is_visible()
+    page.get_by_label("Code").fill(totp.at(time.time() + 30))
+    page.get_by_role("button", name="Confirmer").click()
+    page.get_by_role("heading", name="Mutuelle des pêcheurs").wait_for()
+
+    # Granting a profile: the prompt appears, then the grant is made from the same form's input.
+    page.goto(f"{live_server}/admin/comptes/{colleague.public_id}")
+    page.get_by_label("Nœud").select_option("LIG-A")
+    page.get_by_label("Profil").select_option("accountant")
+    page.get_by_role("button", name="Attribuer").click()
+    page.get_by_role("heading", name="Confirmer l'opération").wait_for()
+    assert page.get_by_text("Comptable").is_visible()
+    page.get_by_label("Code").fill(recovery_codes[0])  # the next TOTP step may not have come yet
+    page.get_by_role("button", name="Confirmer").click()
+    page.get_by_text("Profil attribué.").wait_for()
+    assert page.get_by_role("cell", name="Comptable").is_visible()
+
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.get_by_role("heading", name="Connexion").wait_for()
+    page.goto(f"{live_server}/admin/comptes/")
+    page.get_by_role("heading", name="Connexion").wait_for()
+
+
+def test_admin_creates_an_association_and_sees_it_in_the_tree(browser, live_server, app, create_mutual):
+    federation_code, federation_id = _federation(app, "Fédération des transporteurs")
+    create_mutual("transport_e2e", federation_code=federation_code, sector="transport")
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-SN")
+    _sign_in(page, live_server, "admin@test.sn")
 
     page.goto(f"{live_server}/hierarchie/noeuds/{federation_id}")
     page.get_by_role("link", name="Créer : Ligue").click()

@@ -1,16 +1,24 @@
 from app.extensions import db
 from tenants.models import TenantStatus
-from tenants.services import change_status, get_tenant
+from tenants.services import change_status, find_tenant, get_tenant
 from tests.fixtures.app import SYSTEM
+from tests.fixtures.security import step_up
 
 
-def test_admin_creates_a_tenant_from_the_screen(app, login, create_federation):
+def get_tenant_or_none(app, slug):
+    with app.app_context():
+        return find_tenant(db.session, slug)
+
+
+def test_admin_creates_a_tenant_from_the_screen_after_a_step_up(app, login, make_staff, create_federation):
     code = create_federation().code
-    client = login("admin@test.sn")
-    response = client.post(
-        "/admin/mutuelles/nouvelle",
-        data={"slug": "peche", "name": "Mutuelle de la pêche", "sector": "peche", "federation": code},
-    )
+    admin = make_staff(platform_admin=True)
+    client = login(admin.email)
+    data = {"slug": "peche", "name": "Mutuelle de la pêche", "sector": "peche", "federation": code}
+    asked = client.post("/admin/mutuelles/nouvelle", data=data)
+    assert get_tenant_or_none(app, "peche") is None  # nothing happens before the confirmation
+    token = step_up(client, asked, admin.next_code())
+    response = client.post("/admin/mutuelles/nouvelle", data={**data, "_stepup": token})
     assert response.status_code == 302 and response.location.endswith("/peche/")
     assert "Mutuelle de la pêche" in client.get("/peche/").get_data(as_text=True)
 
@@ -26,13 +34,9 @@ def test_bad_slug_is_shown_next_to_the_field_and_typed_values_are_kept(login, cr
     assert 'value="Mutuelle gardée"' in page and 'value="Bad Slug!"' in page
 
 
-def test_suspended_tenant_answers_with_a_clear_page(app, login, create_federation):
+def test_suspended_tenant_answers_with_a_clear_page(app, login, create_mutual):
     client = login("admin@test.sn")
-    code = create_federation().code
-    client.post(
-        "/admin/mutuelles/nouvelle",
-        data={"slug": "pause", "name": "Mutuelle en pause", "sector": "commerce", "federation": code},
-    )
+    create_mutual("pause")
     with app.app_context():
         change_status(db.session, SYSTEM, get_tenant(db.session, "pause"), TenantStatus.suspended, "audit")
         db.session.commit()
