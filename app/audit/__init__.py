@@ -1,2 +1,3 @@
-"""The audit log (``public.audit_events``): one row per state change, written by services in the same
-transaction as the change. The runtime roles may insert and read it, never update or delete."""
+"""The audit log: HMAC-linked chains of events — platform events in ``public.audit_events``, a tenant's in
+its own schema's ``audit_events`` — written in the transaction of the change they record. Request roles may
+insert and read audit rows, never update or delete them; ``mbolo audit verify`` checks every chain."""
