@@ -115,6 +115,7 @@ def mfa_page() -> str | Response | tuple[str, int]:
 
 
 def _enrol_page(form: CodeForm, enrolment: object) -> str:
+    form.code.description = _l("Le code à 6 chiffres affiché par l'application.")
     if enrolment is None:
         enrolment = mfa.current_enrolment(db.session, current_user)
     return render_template(

@@ -32,6 +32,8 @@ from app.web.forms import show_error
 from hierarchy.models import Node, NodeStatus
 
 accounts_bp = Blueprint("accounts", __name__)
+#: No preselected node or profile: granting must be a deliberate choice.
+_CHOOSE = SelectChoice("", "—")
 profiles_bp = Blueprint("profiles", __name__)
 security_bp = Blueprint("security_admin", __name__)
 
@@ -44,11 +46,11 @@ def _node_choices(actor: Actor, permission: str) -> list[SelectChoice]:
     roots = actor.root_paths(permission)
     if roots is not None:
         query = query.where(or_(*(Node.path.startswith(r) for r in roots))) if roots else query.where(False)
-    return [SelectChoice(n.code, f"{n.name} ({n.code})") for n in db.session.scalars(query)]
+    return [_CHOOSE] + [SelectChoice(n.code, f"{n.name} ({n.code})") for n in db.session.scalars(query)]
 
 
 def _profile_choices() -> list[SelectChoice]:
-    return [SelectChoice(p.code, p.name) for p in profiles.list_profiles(db.session)]
+    return [_CHOOSE] + [SelectChoice(p.code, p.name) for p in profiles.list_profiles(db.session)]
 
 
 def _node(code: str) -> Node:

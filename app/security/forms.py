@@ -21,7 +21,9 @@ _PASSWORD_HELP = _l("Au moins 10 caractères. Une phrase facile à retenir convi
 class SignInForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Saisissez votre e-mail."))])
     password = PasswordField(
-        _l("Mot de passe"), validators=[DataRequired(_l("Saisissez votre mot de passe."))]
+        _l("Mot de passe"),
+        validators=[DataRequired(_l("Saisissez votre mot de passe."))],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
@@ -30,15 +32,20 @@ class SetPasswordForm(FlaskForm):
         _l("Nouveau mot de passe"),
         description=_PASSWORD_HELP,
         validators=[DataRequired(_l("Choisissez un mot de passe."))],
+        render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        _l("Confirmez le mot de passe"), validators=[DataRequired(_l("Saisissez-le une seconde fois."))]
+        _l("Confirmez le mot de passe"),
+        validators=[DataRequired(_l("Saisissez-le une seconde fois."))],
+        render_kw={"autocomplete": "new-password"},
     )
 
 
 class ChangePasswordForm(SetPasswordForm):
     current = PasswordField(
-        _l("Mot de passe actuel"), validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))]
+        _l("Mot de passe actuel"),
+        validators=[DataRequired(_l("Saisissez votre mot de passe actuel."))],
+        render_kw={"autocomplete": "current-password"},
     )
 
 
