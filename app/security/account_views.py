@@ -130,7 +130,7 @@ def new_recovery_codes() -> str | Response:
     actor = current_actor()
     stepup.authorize(
         db.session, actor, stepup.Operation("mfa.recovery_codes", {"account": current_user.public_id},
-                                            ((_l("Compte"), current_user.email),)),
+                                            ((_l("Compte"), current_user.login_label),)),
     )  # fmt: skip
     codes = mfa.regenerate_recovery_codes(db.session, actor, current_user)
     return render_template(
@@ -145,7 +145,7 @@ def disable_mfa() -> Response:
     actor = current_actor()
     stepup.authorize(
         db.session, actor, stepup.Operation("mfa.reset", {"account": current_user.public_id},
-                                            ((_l("Compte"), current_user.email),)),
+                                            ((_l("Compte"), current_user.login_label),)),
     )  # fmt: skip
     accounts.reset_second_factor(db.session, actor, current_user)
     sessions.start(current_user._get_current_object())

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.audit.services import record_event
 from app.database import utcnow
 from app.errors import DomainError, FieldError, Forbidden, NotFound
+from app.phones import normalise_phone
 from app.security.actor import Actor
 from app.security.models import (
     Account,
@@ -202,33 +203,66 @@ def _new_email(session: Session, email: str) -> str:
     return email
 
 
+def _free_phone(session: Session, raw: str | None, account: Account | None = None) -> str | None:
+    """The number in E.164, if no other account signs in with it."""
+    phone = normalise_phone(raw)
+    if phone is not None:
+        owner = session.scalar(select(Account.id).where(Account.phone == phone))
+        if owner is not None and (account is None or owner != account.id):
+            raise FieldError("phone", _l("Un autre compte utilise déjà ce numéro."))
+    return phone
+
+
+def check_invitation(
+    session: Session,
+    actor: Actor,
+    *,
+    full_name: str,
+    email: str | None,
+    phone: str | None,
+    node: Node,
+    profile: Profile,
+) -> tuple[str | None, str | None]:
+    """The rules of an invitation (checked before the step-up too); returns the e-mail and E.164 phone."""
+    if not actor.can("accounts.manage", node.path):
+        raise Forbidden(_l("Vous ne pouvez pas créer de compte sur ce nœud."))
+    if not (full_name or "").strip():
+        raise FieldError("full_name", _l("Saisissez le nom complet."))
+    if not (email or "").strip() and not (phone or "").strip():
+        raise FieldError(
+            "email", _l("Indiquez l'e-mail ou le téléphone : l'un des deux sert à se connecter.")
+        )
+    checked_email = _new_email(session, email) if (email or "").strip() else None
+    checked_phone = _free_phone(session, phone)
+    check_grant_allowed(actor, None, node, profile)
+    return checked_email, checked_phone
+
+
 def invite(
     session: Session,
     actor: Actor,
     *,
     full_name: str,
-    email: str,
+    email: str | None,
     phone: str | None,
     locale: str,
     node: Node,
     profile: Profile,
 ) -> IssuedLink:
     """Create an invited account with its first grant and a signed, time-limited link to choose a password."""
-    if not actor.can("accounts.manage", node.path):
-        raise Forbidden(_l("Vous ne pouvez pas créer de compte sur ce nœud."))
-    email = _new_email(session, email)
-    if not (full_name or "").strip():
-        raise FieldError("full_name", _l("Saisissez le nom complet."))
-    check_grant_allowed(actor, None, node, profile)
+    email, phone = check_invitation(
+        session, actor, full_name=full_name, email=email, phone=phone, node=node, profile=profile
+    )
     account = Account(
-        full_name=full_name.strip(), email=email, phone=(phone or "").strip() or None, locale=locale,
+        full_name=full_name.strip(), email=email, phone=phone, locale=locale,
         status=AccountStatus.invited, created_by_id=actor.account_id,
     )  # fmt: skip
     session.add(account)
     session.flush()
     record_event(
         session, actor, "security.account_invited", target_type="account", target_id=account.public_id,
-        after={"email": email, "full_name": account.full_name, "node": node.code, "profile": profile.code},
+        after={"email": email, "phone": phone, "full_name": account.full_name, "node": node.code,
+               "profile": profile.code},
     )  # fmt: skip
     add_grant(session, actor, account, node, profile)
     return _issue(session, actor, account, TokenPurpose.invitation)
@@ -330,7 +364,7 @@ def set_password_from_link(
     if purpose is TokenPurpose.invitation:
         account.status = AccountStatus.active
     account.session_epoch += 1
-    actor = Actor(account_id=account.id, label=account.email or account.full_name, ip_address=ip_address)
+    actor = Actor(account_id=account.id, label=account.login_label, ip_address=ip_address)
     action = (
         "security.invitation_accepted" if purpose is TokenPurpose.invitation else "security.password_reset"
     )
@@ -380,12 +414,9 @@ def update_preferences(
         raise FieldError("density", _l("Disposition inconnue."))
     if text_size not in TextSize.__members__:
         raise FieldError("text_size", _l("Taille de texte inconnue."))
+    normalised_phone = _free_phone(session, phone, account)
     before = _preferences(account)
-    account.full_name, account.phone, account.locale = (
-        full_name.strip(),
-        (phone or "").strip() or None,
-        locale,
-    )
+    account.full_name, account.phone, account.locale = full_name.strip(), normalised_phone, locale
     account.ui_density, account.ui_text_size = Density(density), TextSize(text_size)
     after = _preferences(account)
     if before != after:

@@ -51,7 +51,7 @@ class Actor:
 def actor_for(account: object, ip_address: str | None = None) -> Actor:
     return Actor(
         account_id=account.id,  # type: ignore[attr-defined]
-        label=account.email or account.full_name,  # type: ignore[attr-defined]
+        label=account.login_label,  # type: ignore[attr-defined]
         ip_address=ip_address,
         is_platform_admin=account.is_platform_admin,  # type: ignore[attr-defined]
         scopes=tuple(

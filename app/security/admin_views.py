@@ -103,14 +103,15 @@ def invite() -> str | BaseResponse:
     if form.validate_on_submit():
         try:
             node, profile = _node(form.node.data), profiles.get_profile(db.session, form.profile.data)
-            accounts.check_grant_allowed(actor, None, node, profile)
-            email = form.email.data.strip().lower()
-            stepup.authorize(
-                db.session, actor, _grant_operation("accounts.invite", email, email, node, profile)
-            )
+            email, phone = accounts.check_invitation(
+                db.session, actor, full_name=form.full_name.data, email=form.email.data,
+                phone=form.phone.data, node=node, profile=profile,
+            )  # fmt: skip
+            who = email or phone or ""
+            stepup.authorize(db.session, actor, _grant_operation("accounts.invite", who, who, node, profile))
             link = accounts.invite(
-                db.session, actor, full_name=form.full_name.data, email=email, phone=form.phone.data,
-                locale=form.locale.data, node=node, profile=profile,
+                db.session, actor, full_name=form.full_name.data, email=form.email.data,
+                phone=form.phone.data, locale=form.locale.data, node=node, profile=profile,
             )  # fmt: skip
             return _show_link(link, "security.accept_invitation")
         except DomainError as error:
@@ -165,7 +166,7 @@ def add_grant(public_id: str) -> str | BaseResponse:
         try:
             node, profile = _node(form.node.data), profiles.get_profile(db.session, form.profile.data)
             accounts.check_grant_allowed(actor, account, node, profile)
-            label = account.email or account.full_name
+            label = account.login_label
             stepup.authorize(
                 db.session, actor, _grant_operation("grants.add", label, account.public_id, node, profile)
             )
@@ -185,7 +186,7 @@ def revoke_grant(public_id: str, grant_id: int) -> BaseResponse:
     grant = accounts.get_grant(db.session, grant_id)
     if grant.account_id != account.id or not PlainForm().validate_on_submit():
         return redirect(url_for("accounts.detail", public_id=public_id))
-    label = account.email or account.full_name
+    label = account.login_label
     stepup.authorize(
         db.session,
         actor,
@@ -254,7 +255,9 @@ def reset_mfa(public_id: str) -> BaseResponse:
     if PlainForm().validate_on_submit():
         stepup.authorize(
             db.session, actor,
-            stepup.Operation("mfa.reset", {"account": account.public_id}, ((_l("Compte"), account.email),)),
+            stepup.Operation(
+                "mfa.reset", {"account": account.public_id}, ((_l("Compte"), account.login_label),)
+            ),
         )  # fmt: skip
         accounts.reset_second_factor(db.session, actor, account)
         flash(_l("Double authentification réinitialisée : la personne devra l'activer de nouveau."), "info")

@@ -19,7 +19,11 @@ _PASSWORD_HELP = _l("Au moins 10 caractères. Une phrase facile à retenir convi
 
 
 class SignInForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Saisissez votre e-mail."))])
+    login = StringField(
+        _l("E-mail ou téléphone"),
+        validators=[DataRequired(_l("Saisissez votre e-mail ou votre numéro de téléphone."))],
+        render_kw={"autocomplete": "username"},
+    )
     password = PasswordField(
         _l("Mot de passe"),
         validators=[DataRequired(_l("Saisissez votre mot de passe."))],
@@ -80,7 +84,11 @@ class InviteForm(FlaskForm):
     full_name = StringField(
         _l("Nom complet"), validators=[DataRequired(_l("Saisissez le nom complet.")), Length(max=200)]
     )
-    email = EmailField(_l("E-mail"), validators=[DataRequired(_l("Saisissez l'e-mail.")), Length(max=200)])
+    email = EmailField(
+        _l("E-mail"),
+        description=_l("Ou le téléphone seulement : l'un des deux sert à se connecter."),
+        validators=[Optional(), Length(max=200)],
+    )
     phone = StringField(_l("Téléphone"), validators=[Optional(), Length(max=30)])
     locale = SelectField(_l("Langue"), choices=_choices((("fr", "Français"), ("en", "English"))))
     node = SelectField(_l("Nœud"), validators=[DataRequired(_l("Choisissez un nœud."))])

@@ -259,7 +259,7 @@ def start_enrolment(
     session.flush()
     record_event(
         session,
-        actor or Actor(account_id=account.id, label=account.email or account.full_name),
+        actor or Actor(account_id=account.id, label=account.login_label),
         "security.mfa_enrolment_started",
         target_type="account",
         target_id=account.public_id,
@@ -269,7 +269,7 @@ def start_enrolment(
 
 def _enrolment(account: Account, secret: str) -> Enrolment:
     """The QR code is an SVG data URI: no script, no external call, one request less."""
-    uri = pyotp.TOTP(secret).provisioning_uri(name=account.email or account.full_name, issuer_name=ISSUER)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=account.login_label, issuer_name=ISSUER)
     return Enrolment(
         secret_b32=secret,
         provisioning_uri=uri,

@@ -41,7 +41,8 @@ class Account(UserMixin, SharedModel):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     full_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(200), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(30))
+    #: E.164 (``app.phones``); like the e-mail, it signs in (agents often have a phone and no e-mail).
+    phone: Mapped[str | None] = mapped_column(String(30), unique=True)
     #: Deferred: loaded only where a password is checked, so tenant roles need no right on this column.
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     locale: Mapped[str] = mapped_column(String(8), default="fr")
@@ -72,6 +73,11 @@ class Account(UserMixin, SharedModel):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses disabled and invited accounts
         return self.status == AccountStatus.active
+
+    @property
+    def login_label(self) -> str:
+        """How the person signs in (e-mail, else phone), for screens and the audit log."""
+        return self.email or self.phone or self.full_name
 
     @property
     def has_mfa(self) -> bool:

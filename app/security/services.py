@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.database import utcnow
-from app.errors import DomainError
+from app.errors import DomainError, FieldError
+from app.phones import normalise_phone
 from app.security.actor import Actor
 from app.security.events import check_threshold
 from app.security.models import Account, AccountStatus, Grant, Profile
@@ -63,11 +64,25 @@ def lock_duration(failures: int) -> dt.timedelta | None:
     return min(dt.timedelta(minutes=2 ** (failures - LOCK_AFTER_FAILURES)), LOCK_CAP)
 
 
-def authenticate(session: Session, *, email: str, password: str, ip_address: str | None) -> Account:
-    """The active account with this e-mail and password; audited either way. The caller commits even on
-    refusal, so failure counts and locks are kept."""
-    email = (email or "").strip().lower()
-    account = session.scalar(select(Account).where(func.lower(Account.email) == email).with_for_update())
+def find_by_login(session: Session, login: str, *, for_update: bool = False) -> Account | None:
+    """The account whose e-mail or phone number (any usual spelling) is ``login``."""
+    login = (login or "").strip()
+    if "@" in login:
+        condition = func.lower(Account.email) == login.lower()
+    else:
+        try:
+            condition = Account.phone == normalise_phone(login)
+        except FieldError:
+            return None
+    query = select(Account).where(condition)
+    return session.scalar(query.with_for_update() if for_update else query)
+
+
+def authenticate(session: Session, *, login: str, password: str, ip_address: str | None) -> Account:
+    """The active account with this e-mail or phone and password; audited either way. The caller commits
+    even on refusal, so failure counts and locks are kept."""
+    email = (login or "").strip().lower()
+    account = find_by_login(session, login, for_update=True)
     actor = Actor(account_id=account.id if account else None, label=email, ip_address=ip_address)
     now = utcnow()
     if account is not None and account.locked_until is not None and account.locked_until > now:
@@ -80,7 +95,7 @@ def authenticate(session: Session, *, email: str, password: str, ip_address: str
             _count_failure(session, actor, account, now)
         record_event(session, actor, "security.sign_in_failed", target_type="account", target_id=email)
         check_threshold(session, ip_address=ip_address, account_label=email)
-        raise SignInRefused(_l("E-mail ou mot de passe incorrect."))
+        raise SignInRefused(_l("Identifiant ou mot de passe incorrect."))
     if _hasher.check_needs_rehash(account.password_hash or ""):
         account.password_hash = hash_password(password)
     account.failed_sign_ins, account.locked_until, account.last_login_at = 0, None, now

@@ -37,7 +37,7 @@ def login() -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             account = authenticate(
-                db.session, email=form.email.data, password=form.password.data, ip_address=request.remote_addr
+                db.session, login=form.login.data, password=form.password.data, ip_address=request.remote_addr
             )
         except SignInRefused as refusal:
             db.session.commit()  # keep the audit, the failure count and the lock

@@ -43,13 +43,13 @@ def test_health_and_readiness(client):
 
 
 def test_wrong_password_is_refused_in_the_users_language_and_keeps_the_email(client, world):
-    response = client.post("/connexion", data={"email": "admin@test.sn", "password": "wrong"})
+    response = client.post("/connexion", data={"login": "admin@test.sn", "password": "wrong"})
     body = response.get_data(as_text=True)
-    assert response.status_code == 401 and "E-mail ou mot de passe incorrect." in body
+    assert response.status_code == 401 and "Identifiant ou mot de passe incorrect." in body
     assert 'value="admin@test.sn"' in body
     english = client.post(
         "/connexion",
-        data={"email": "admin@test.sn", "password": "wrong"},
+        data={"login": "admin@test.sn", "password": "wrong"},
         headers={"Accept-Language": "en-GB,en;q=0.9"},
     )
     assert "Sign in" in english.get_data(as_text=True)

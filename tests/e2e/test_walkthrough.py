@@ -68,7 +68,7 @@ def _federation(app, name):
 
 def _sign_in(page, live_server, email):
     page.goto(f"{live_server}/")
-    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("E-mail ou téléphone").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_role("heading", name="Hiérarchie").wait_for()

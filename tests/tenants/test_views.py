@@ -60,7 +60,7 @@ def test_tenant_resolved_by_host(app, world, database_url):
     client = hosted.test_client()
     client.post(
         "/connexion",
-        data={"email": "admin@test.sn", "password": "correct horse battery staple"},
+        data={"login": "admin@test.sn", "password": "correct horse battery staple"},
         headers={"Host": "alpha.example.sn"},
     )
     page = client.get("/", headers={"Host": "alpha.example.sn"})

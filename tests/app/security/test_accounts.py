@@ -42,7 +42,7 @@ def test_an_invited_person_chooses_a_password_through_a_single_use_link(app, cli
 
     newcomer = app.test_client()
     assert (
-        newcomer.post("/connexion", data={"email": "awa.diop@test.sn", "password": "x" * 12}).status_code
+        newcomer.post("/connexion", data={"login": "awa.diop@test.sn", "password": "x" * 12}).status_code
         == 401
     )
     assert "Bienvenue, Awa Diop" in newcomer.get(link).get_data(as_text=True)
@@ -56,7 +56,7 @@ def test_an_invited_person_chooses_a_password_through_a_single_use_link(app, cli
     assert reused.status_code == 410 and "déjà servi" in reused.get_data(as_text=True)
     signed_in = app.test_client()
     assert (
-        signed_in.post("/connexion", data={"email": "awa.diop@test.sn", "password": NEW_PASSWORD}).status_code
+        signed_in.post("/connexion", data={"login": "awa.diop@test.sn", "password": NEW_PASSWORD}).status_code
         == 302
     )
 
@@ -81,7 +81,7 @@ def test_an_administrator_issues_a_password_reset_link(app, login, make_staff):
     assert other.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
     assert (
         app.test_client()
-        .post("/connexion", data={"email": colleague.email, "password": PASSWORD})
+        .post("/connexion", data={"login": colleague.email, "password": PASSWORD})
         .status_code
         == 401
     )
@@ -94,10 +94,10 @@ def test_lockout_grows_with_failures_and_an_administrator_unlocks(app, login, ma
     attacker = app.test_client()
     for _ in range(5):
         assert (
-            attacker.post("/connexion", data={"email": victim.email, "password": "wrong guess"}).status_code
+            attacker.post("/connexion", data={"login": victim.email, "password": "wrong guess"}).status_code
             == 401
         )
-    locked = app.test_client().post("/connexion", data={"email": victim.email, "password": PASSWORD})
+    locked = app.test_client().post("/connexion", data={"login": victim.email, "password": PASSWORD})
     assert locked.status_code == 401 and "verrouillé" in locked.get_data(as_text=True)
 
     admin = make_staff(("FED-A", "mutual_manager"))
@@ -105,7 +105,7 @@ def test_lockout_grows_with_failures_and_an_administrator_unlocks(app, login, ma
     assert "Débloquer" in client.get(f"/admin/comptes/{victim.public_id}").get_data(as_text=True)
     assert client.post(f"/admin/comptes/{victim.public_id}/debloquer").status_code == 302
     assert (
-        app.test_client().post("/connexion", data={"email": victim.email, "password": PASSWORD}).status_code
+        app.test_client().post("/connexion", data={"login": victim.email, "password": PASSWORD}).status_code
         == 302
     )
 
@@ -114,7 +114,7 @@ def test_the_lock_lifts_by_itself_after_its_delay(app, make_staff):
     victim = make_staff(("ASS-A", "association_agent"), mfa_enrolled=False)
     client = app.test_client()
     for _ in range(5):
-        client.post("/connexion", data={"email": victim.email, "password": "wrong guess"})
+        client.post("/connexion", data={"login": victim.email, "password": "wrong guess"})
     with app.app_context():
         db.session.execute(
             update(Account)
@@ -122,7 +122,7 @@ def test_the_lock_lifts_by_itself_after_its_delay(app, make_staff):
             .values(locked_until=Account.locked_until - dt.timedelta(minutes=2))
         )
         db.session.commit()
-    assert client.post("/connexion", data={"email": victim.email, "password": PASSWORD}).status_code == 302
+    assert client.post("/connexion", data={"login": victim.email, "password": PASSWORD}).status_code == 302
 
 
 def test_sign_in_is_rate_limited_per_address(app, make_staff):
@@ -132,7 +132,7 @@ def test_sign_in_is_rate_limited_per_address(app, make_staff):
     limiter.reset()  # counters may outlive a run (Redis in CI)
     try:
         client = app.test_client()
-        data = {"email": "nobody@test.sn", "password": "wrong"}
+        data = {"login": "nobody@test.sn", "password": "wrong"}
         codes = [
             client.post("/connexion", data=data, environ_base={"REMOTE_ADDR": "10.9.8.7"}).status_code
             for _ in range(4)
@@ -164,7 +164,7 @@ def test_sign_out_everywhere_ends_the_other_sessions(app, make_staff):
     staff = make_staff(("ASS-A", "association_agent"), mfa_enrolled=False)
     phone, office = app.test_client(), app.test_client()
     for device in (phone, office):
-        assert device.post("/connexion", data={"email": staff.email, "password": PASSWORD}).status_code == 302
+        assert device.post("/connexion", data={"login": staff.email, "password": PASSWORD}).status_code == 302
     assert office.post("/compte/deconnexion-partout").status_code == 302
     assert phone.get("/compte/").status_code == 302
     assert office.get("/compte/").status_code == 302
@@ -190,7 +190,7 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app, make_
     staff = make_staff(("ASS-A", "association_agent"), mfa_enrolled=False)
     here, there = app.test_client(), app.test_client()
     for device in (here, there):
-        device.post("/connexion", data={"email": staff.email, "password": PASSWORD})
+        device.post("/connexion", data={"login": staff.email, "password": PASSWORD})
     short = here.post(
         "/compte/mot-de-passe", data={"current": PASSWORD, "password": "court", "confirm": "court"}
     )
@@ -201,3 +201,28 @@ def test_changing_the_password_keeps_this_session_and_ends_the_others(app, make_
     assert changed.status_code == 302
     assert here.get("/compte/").status_code == 200
     assert there.get("/compte/").status_code == 302
+
+
+def test_an_agent_without_e_mail_is_invited_by_phone_and_signs_in_with_it(app, login, make_staff):
+    admin = make_staff(("FED-A", "mutual_manager"))
+    client = login(admin.email)
+    data = {"full_name": "Modou Sow", "email": "", "phone": "77 123 45 67", "locale": "fr",
+            "node": "ASS-A", "profile": "association_agent"}  # fmt: skip
+    bad = client.post("/admin/comptes/inviter", data={**data, "phone": "12"}).get_data(as_text=True)
+    assert 'id="phone-error"' in bad and 'value="Modou Sow"' in bad
+    token = step_up(client, client.post("/admin/comptes/inviter", data=data), admin.next_code())
+    link = _link(
+        client.post("/admin/comptes/inviter", data={**data, "_stepup": token}).get_data(as_text=True)
+    )
+    newcomer = app.test_client()
+    assert newcomer.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+    for spelling in ("+221 77 123 45 67", "771234567", "77-123-45-67"):
+        device = app.test_client()
+        assert (
+            device.post("/connexion", data={"login": spelling, "password": NEW_PASSWORD}).status_code == 302
+        )
+
+    taken = client.post(
+        "/admin/comptes/inviter", data={**data, "full_name": "Autre", "phone": "+221771234567"}
+    )
+    assert "déjà ce numéro" in taken.get_data(as_text=True)

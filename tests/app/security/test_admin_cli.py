@@ -33,7 +33,7 @@ def test_unlock_and_reset_mfa_from_the_command_line(app, monkeypatch, make_staff
     staff = make_staff(("ASS-A", "association_agent"))
     client = app.test_client()
     for _ in range(5):
-        client.post("/connexion", data={"email": staff.email, "password": "wrong"})
+        client.post("/connexion", data={"login": staff.email, "password": "wrong"})
     runner = CliRunner()
     assert runner.invoke(main, ["admin", "unlock", staff.email]).exit_code == 0
     assert runner.invoke(main, ["admin", "reset-mfa", staff.email]).exit_code == 0

@@ -70,7 +70,7 @@ def test_editing_a_profile_changes_what_its_holders_may_do_at_once(app, login, m
     admin = make_staff(platform_admin=True)
     holder = make_staff(("ASS-A", "customer_service"), mfa_enrolled=False)
     holder_client = app.test_client()
-    holder_client.post("/connexion", data={"email": holder.email, "password": "correct horse battery staple"})
+    holder_client.post("/connexion", data={"login": holder.email, "password": "correct horse battery staple"})
     assert holder_client.get("/hierarchie/").status_code == 200
 
     client = login(admin.email)

@@ -24,7 +24,7 @@ def _events(app, action, **where):
 def test_failed_sign_ins_are_listed_and_filtered(app, login, make_staff):
     app.test_client().post(
         "/connexion",
-        data={"email": "intrus@test.sn", "password": "nope"},
+        data={"login": "intrus@test.sn", "password": "nope"},
         environ_base={"REMOTE_ADDR": "10.1.2.3"},
     )
     admin = make_staff(platform_admin=True)
@@ -43,7 +43,7 @@ def test_an_alert_is_raised_past_the_threshold_and_acknowledged(app, login, make
         attacker = app.test_client()
         for attempt in range(3):
             attacker.post(
-                "/connexion", data={"email": f"guess{attempt}@test.sn", "password": "x"},
+                "/connexion", data={"login": f"guess{attempt}@test.sn", "password": "x"},
                 environ_base={"REMOTE_ADDR": "10.66.6.6"},
             )  # fmt: skip
     finally:
@@ -90,7 +90,7 @@ def test_pages_send_strict_security_headers(client):
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert headers["X-Frame-Options"] == "DENY" and headers["X-Content-Type-Options"] == "nosniff"
     cookie = client.post(
-        "/connexion", data={"email": "admin@test.sn", "password": "correct horse battery staple"}
+        "/connexion", data={"login": "admin@test.sn", "password": "correct horse battery staple"}
     ).headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -113,7 +113,7 @@ def test_forms_without_a_csrf_token_are_refused(app, make_staff):
         client = app.test_client()
         assert (
             client.post(
-                "/connexion", data={"email": staff.email, "password": "correct horse battery staple"}
+                "/connexion", data={"login": staff.email, "password": "correct horse battery staple"}
             ).status_code
             == 400
         )
