@@ -44,6 +44,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def local_today() -> dt.date:
+    """Today in Senegal (Africa/Dakar is UTC+0 all year, without daylight saving)."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def new_public_id() -> str:
     """Opaque identifier for URLs (no guessable sequence)."""
     return uuid.uuid4().hex

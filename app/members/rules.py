@@ -1,0 +1,75 @@
+"""A mutual's enrolment rules and lists, from its ``settings`` table with sensible defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.members.numbers import prefix_for
+from tenants.context import TenantRef
+from tenants.models import TenantSetting
+
+#: Trades per sector (the client's first sector is artisanat); "autre" lets an agent type another one.
+TRADES: dict[str, tuple[str, ...]] = {
+    "artisanat": (
+        "bijoutier", "boulanger", "brodeur", "coiffeur", "cordonnier", "couturier", "ébéniste", "électricien",
+        "forgeron", "maçon", "maroquinier", "mécanicien", "menuisier", "peintre", "plombier", "potier",
+        "sculpteur", "soudeur", "tailleur", "teinturier", "tisserand", "vannier", "autre",
+    ),
+    "commerce": (
+        "boutiquier", "commerçant", "grossiste", "marchand ambulant", "restauratrice", "tablier",
+        "vendeuse de poisson", "vendeuse de légumes", "autre",
+    ),
+    "transport": (
+        "apprenti", "charretier", "chauffeur", "conducteur de moto-taxi", "coxeur", "mécanicien auto",
+        "propriétaire de véhicule", "autre",
+    ),
+}  # fmt: skip
+
+#: Senegal's regions (for lists and the demo).
+REGIONS = (
+    "Dakar", "Diourbel", "Fatick", "Kaffrine", "Kaolack", "Kédougou", "Kolda", "Louga", "Matam",
+    "Saint-Louis", "Sédhiou", "Tambacounda", "Thiès", "Ziguinchor",
+)  # fmt: skip
+
+RELATIONSHIP_LABELS = {
+    "principal": _l("Adhérent"),
+    "spouse": _l("Conjoint(e)"),
+    "child": _l("Enfant"),
+    "other": _l("Autre ayant droit"),
+}
+STATUS_LABELS = {
+    "pending": _l("En attente"),
+    "active": _l("Actif"),
+    "suspended": _l("Suspendu"),
+    "left": _l("Parti"),
+    "deceased": _l("Décédé"),
+}
+
+
+@dataclass(frozen=True)
+class MemberRules:
+    number_prefix: str
+    child_age_limit: int = 21
+    #: The adhérent and all ayants droit still covered (not left nor deceased).
+    max_household_size: int = 10
+    card_validity_months: int = 12
+    consent_version: str = "2026-01"
+
+
+def member_rules(session: Session, tenant: TenantRef) -> MemberRules:
+    """Read ``members.*`` settings of the current tenant (the session must be in its scope)."""
+    stored = {
+        row.key.removeprefix("members."): row.value
+        for row in session.scalars(select(TenantSetting).where(TenantSetting.key.startswith("members.")))
+    }
+    defaults = MemberRules(number_prefix=prefix_for(tenant.slug))
+    known = {k: v for k, v in stored.items() if k in MemberRules.__dataclass_fields__}
+    return MemberRules(**{**defaults.__dict__, **known})
+
+
+def trades_for(sector: str) -> tuple[str, ...]:
+    return TRADES.get(sector, ("autre",))

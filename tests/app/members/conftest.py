@@ -1,0 +1,49 @@
+"""Members in mutual alpha (fédération FED-A → ligue LIG-A → association ASS-A)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.database import local_today
+from app.members import services
+from app.members.models import Member
+from app.members.services import ConsentInput, DependantInput, PersonInput
+from tenants.context import tenant_scope
+from tests.fixtures.app import SYSTEM, node
+
+
+@pytest.fixture
+def alpha(session: Session, world) -> Iterator[Session]:
+    """The session inside mutual alpha's scope."""
+    with tenant_scope(session, world.alpha):
+        yield session
+
+
+def person(**overrides: str) -> PersonInput:
+    """A distinct person each call (random names), unless names are given."""
+    token = uuid.uuid4().hex[:8]
+    values = {
+        "last_name": f"Diop{token}", "first_names": f"Awa{token}", "sex": "F", "birth": "12/03/1985",
+        "phone": "", "trade": "tailleur",
+    }  # fmt: skip
+    return PersonInput(**{**values, **overrides})
+
+
+@pytest.fixture
+def enrol(alpha: Session, world) -> Callable[..., Member]:
+    def make(
+        *, dependants: tuple[DependantInput, ...] = (), consent: bool = True, **overrides: str
+    ) -> Member:
+        member = services.enrol(
+            alpha, world.alpha, SYSTEM, person=person(**overrides), association_id=node("ASS-A").id,
+            sector="artisanat", dependants=dependants,
+            consent=ConsentInput(given_on=local_today()) if consent else None,
+        )  # fmt: skip
+        alpha.commit()
+        return member
+
+    return make
