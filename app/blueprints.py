@@ -20,4 +20,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(security_bp, url_prefix="/admin/securite")
     app.register_blueprint(hierarchy, url_prefix="/hierarchie")
     app.register_blueprint(tenants_admin, url_prefix="/admin/mutuelles")
+    from app.members.views import bp as members
+
+    app.register_blueprint(members, url_prefix="/<tenant_slug>/adherents")  # register, enrolment, member page
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

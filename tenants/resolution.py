@@ -19,6 +19,26 @@ def current_tenant() -> TenantRef:
     return g.tenant
 
 
+def _refuse_outsiders(tenant: Tenant) -> None:
+    """Staff reach a mutual's pages only with a grant on its fédération's branch (above it, or within it);
+    anyone else gets 403, recorded as a cross-tenant attempt. Public pages (card checks) stay open."""
+    from flask import current_app, request
+    from flask_login import current_user
+
+    from app.security.permissions import PUBLIC, current_actor
+
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "permission", None) == PUBLIC or not current_user.is_authenticated:
+        return
+    actor, branch = current_actor(), tenant.federation.path
+    if actor.is_platform_admin or any(
+        path.startswith(branch) or branch.startswith(path) for path, _ in actor.scopes
+    ):
+        return
+    g.tenant_record = tenant  # the denial is recorded against this mutual
+    abort(403)
+
+
 def install_resolution(bp: Blueprint) -> None:
     """Make ``bp`` (mounted at ``/<tenant_slug>``) run every view in that tenant's context."""
 
@@ -32,6 +52,7 @@ def install_resolution(bp: Blueprint) -> None:
             abort(404)
         if tenant.status is not TenantStatus.active:
             raise TenantUnavailable(tenant)
+        _refuse_outsiders(tenant)
         g.tenant = TenantRef.of(tenant)
         g.tenant_record = tenant
         bind_tenant(db.session, g.tenant)

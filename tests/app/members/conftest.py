@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy.orm import Session
 
 from app.database import local_today
+from app.extensions import db
 from app.members import services
 from app.members.models import Member
 from app.members.services import ConsentInput, DependantInput, PersonInput
@@ -45,5 +47,29 @@ def enrol(alpha: Session, world) -> Callable[..., Member]:
         )  # fmt: skip
         alpha.commit()
         return member
+
+    return make
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    id: int
+    public_id: str
+    number: str
+
+
+@pytest.fixture
+def enrolled(app, world) -> Callable[..., Enrolled]:
+    """Enrol through the service in a context of its own (for tests that then use the web client, which
+    must not share the test's session)."""
+
+    def make(*, consent: bool = True, **overrides: str) -> Enrolled:
+        with app.app_context(), tenant_scope(db.session, world.alpha):
+            member = services.enrol(
+                db.session, world.alpha, SYSTEM, person=person(**overrides), association_id=node("ASS-A").id,
+                sector="artisanat", consent=ConsentInput(given_on=local_today()) if consent else None,
+            )  # fmt: skip
+            db.session.commit()
+            return Enrolled(member.id, member.public_id, member.number)
 
     return make
