@@ -144,4 +144,27 @@ def load_demo(app: Flask) -> list[DemoLogin]:
         )
         logins.append(DemoLogin(email, role))
     session.commit()
+    _demo_members(session)
     return logins
+
+
+#: Households generated per association (about 2.5 people each).
+DEMO_HOUSEHOLDS = int(os.environ.get("MBOLO_DEMO_HOUSEHOLDS", "120"))
+
+
+def _demo_members(session: object) -> None:
+    from app.members.demo import generate
+    from hierarchy.models import Node, NodeKind
+    from tenants.context import TenantRef
+
+    for slug, _name, sector, federation_code in TENANTS:
+        tenant = tenants.find_tenant(session, slug)
+        federation = hierarchy.find_node_by_code(session, federation_code)
+        associations = [
+            (n.id, n.region or "Dakar")
+            for n in session.query(Node).filter(  # type: ignore[attr-defined]
+                Node.kind == NodeKind.association, Node.path.startswith(federation.path)
+            )
+        ]
+        generate(session, TenantRef.of(tenant), sector=sector, associations=associations,
+                 per_association=DEMO_HOUSEHOLDS)  # type: ignore[arg-type]  # fmt: skip
