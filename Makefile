@@ -47,7 +47,7 @@ i18n-compile: $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations
 
 bench: install
-	MBOLO_ENV=test $(BIN)/python bench/tenant_provisioning.py
+	for script in bench/*.py; do MBOLO_ENV=test $(BIN)/python $$script || exit 1; done
 
 db-stop: $(STAMP)
 	$(BIN)/mbolo db stop

@@ -23,4 +23,13 @@ def register_blueprints(app: Flask) -> None:
     from app.members.views import bp as members
 
     app.register_blueprint(members, url_prefix="/<tenant_slug>/adherents")  # register, enrolment, member page
+    from app.members.card_views import bp as member_cards
+
+    app.register_blueprint(member_cards, url_prefix="/<tenant_slug>")  # cards, photos, my data, /verify
+    from app.api.blueprint import bp as api
+
+    app.register_blueprint(api, url_prefix="/api/v1")  # JSON API: OAuth 2 token, OpenAPI document, members
+    from app.members.import_views import bp as member_imports
+
+    app.register_blueprint(member_imports, url_prefix="/<tenant_slug>/imports")  # register imports, progress
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

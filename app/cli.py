@@ -229,3 +229,7 @@ main.add_command(admin)
 from app.audit.cli import audit  # noqa: E402 - verify, export-heads, seal
 
 main.add_command(audit)
+
+from app.api.cli import api  # noqa: E402 - mbolo api client create | revoke | list
+
+main.add_command(api)

@@ -130,6 +130,7 @@ def _security_settings(
         # flask-limiter storage: memory:// fits the single-process embedded run; Redis behind gunicorn.
         "RATELIMIT_STORAGE_URI": env.get("MBOLO_RATELIMIT_STORAGE_URL") or "memory://",
         "MBOLO_SIGN_IN_RATE": env.get("MBOLO_SIGN_IN_RATE", "20 per minute;200 per hour"),
+        "MBOLO_API_TOKEN_RATE": env.get("MBOLO_API_TOKEN_RATE", "30 per minute;300 per hour"),
         "MBOLO_SECURITY_ALERT_THRESHOLD": int(env.get("MBOLO_SECURITY_ALERT_THRESHOLD", "20")),
         "MBOLO_SECURITY_ALERT_WINDOW_MINUTES": int(env.get("MBOLO_SECURITY_ALERT_WINDOW_MINUTES", "15")),
     }

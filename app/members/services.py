@@ -136,6 +136,8 @@ class DuplicatesFound(DomainError):
 class DuplicateCandidate:
     member: Member
     reason: object
+    #: False for someone of an association beyond the agent's reach: shown by number only, not by name.
+    in_reach: bool = True
 
 
 def parse_birth(raw: str, today: dt.date, field: str = "birth") -> tuple[dt.date | None, int]:
@@ -245,7 +247,7 @@ def require_association(
     return node
 
 
-def _check_member_scope(session: Session, actor: Actor, member: Member, permission: str) -> None:
+def check_member_scope(session: Session, actor: Actor, member: Member, permission: str) -> None:
     node = session.get(Node, member.association_id)
     if node is None or not actor.can(permission, node.path):
         raise NotFound(_l("Adhérent introuvable."))
@@ -402,7 +404,13 @@ def enrol(
     if not allow_duplicates:
         candidates = find_duplicates(session, principal_person)
         if candidates:
-            raise DuplicatesFound(candidates)
+            visible = set(visible_association_ids(session, actor, tenant, "members.read"))
+            raise DuplicatesFound(
+                [
+                    DuplicateCandidate(c.member, c.reason, c.member.association_id in visible)
+                    for c in candidates
+                ]
+            )
     household = next_household(session)
     status = MemberStatus.active if consent is not None else MemberStatus.pending
     principal = _new_member(
@@ -462,7 +470,7 @@ def add_dependant(
     today = today or local_today()
     if not principal.is_principal:
         raise DomainError(_l("Un ayant droit se rattache à un adhérent."))
-    _check_member_scope(session, actor, principal, "members.enrol")
+    check_member_scope(session, actor, principal, "members.enrol")
     rules = member_rules(session, tenant)
     clean = clean_person(dependant.person, today=today)
     covered = [m for m in household_of(principal) if m.status in COVERED]
@@ -485,7 +493,7 @@ def update_identity(
     today: dt.date | None = None,
 ) -> Member:  # fmt: skip
     """Correct a person's identity and contacts; before/after values go to the audit log."""
-    _check_member_scope(session, actor, member, "members.manage")
+    check_member_scope(session, actor, member, "members.manage")
     clean = clean_person(person, today=today or local_today(), sector=sector)
     _check_national_id(session, clean, exclude=member.id)
     fields = list(CleanPerson.__dataclass_fields__)
@@ -531,7 +539,7 @@ def change_status(
     effective_on: dt.date | None = None,
 ) -> Member:
     """Move a beneficiary to another status with a reason and a date; the history keeps every step."""
-    _check_member_scope(session, actor, member, "members.manage")
+    check_member_scope(session, actor, member, "members.manage")
     if status not in {s.value for s in MemberStatus}:
         raise FieldError("status", _l("Statut inconnu."))
     target = MemberStatus(status)
@@ -624,20 +632,24 @@ def get_member(
     member = session.scalar(select(Member).where(Member.public_id == public_id))
     if member is None:
         raise NotFound(_l("Adhérent introuvable."))
-    _check_member_scope(session, actor, member, permission)
+    check_member_scope(session, actor, member, permission)
     if audit_read:
         record_read(session, actor, "member", member.number)
     return member
 
 
-def get_by_number(session: Session, tenant: TenantRef, actor: Actor, raw: str) -> Member:
+def get_by_number(
+    session: Session, tenant: TenantRef, actor: Actor, raw: str, *, permission: str = "members.read",
+    audit_read: bool = True,
+) -> Member:  # fmt: skip
+    """By number, typed any way (spaces, dashes, lower case); the check character must be right."""
     parsed = numbers.parse(raw)
     if parsed is None:
         raise FieldError("number", _l("Numéro de membre invalide (vérifiez chaque caractère)."))
     member = session.scalar(select(Member).where(Member.number == str(parsed)))
     if member is None:
         raise NotFound(_l("Adhérent introuvable."))
-    return get_member(session, tenant, actor, member.public_id)
+    return get_member(session, tenant, actor, member.public_id, permission=permission, audit_read=audit_read)
 
 
 # --- consent -----------------------------------------------------------------------------------------------
@@ -701,7 +713,7 @@ def withdraw_consent(
     session: Session, tenant: TenantRef, actor: Actor, member: Member, reason: str
 ) -> Consent:
     """The adhérent withdraws consent: recorded, never deleted; the household is suspended until a new one."""
-    _check_member_scope(session, actor, member, "members.manage")
+    check_member_scope(session, actor, member, "members.manage")
     consent = current_consent(session, member)
     if consent is None:
         raise DomainError(_l("Aucun consentement en cours à retirer."))

@@ -27,20 +27,28 @@ def keys_rotate() -> None:
     from sqlalchemy.orm import Session
 
     from app.cli import _app  # imported here: app.cli registers this group at its end
+    from app.members.cards import reencrypt_keys
     from app.platform import owner_engine
     from app.security.actor import Actor
     from app.security.crypto import DecryptionError, current_key_id
     from app.security.mfa import rotate_totp_secrets
+    from migrations.runner import list_tenants
+    from tenants.context import tenant_scope
 
     app = _app()
     with app.app_context():
+        actor = Actor.system("cli")
         try:
             with Session(owner_engine(app)) as session, session.begin():
-                count = rotate_totp_secrets(session, Actor.system("cli"))
+                count = rotate_totp_secrets(session, actor)
+                card_keys = 0
+                for tenant in list_tenants(session.connection()):
+                    with tenant_scope(session, tenant):
+                        card_keys += reencrypt_keys(session, tenant, actor)
         except DecryptionError as error:
             raise click.ClickException(f"nothing changed: {error}") from error
         kid = current_key_id()
-    click.echo(f"TOTP secrets re-encrypted under key {kid}: {count}")
+    click.echo(f"Re-encrypted under key {kid}: {count} TOTP secrets, {card_keys} card signing keys")
 
 
 @click.group()

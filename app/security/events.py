@@ -37,6 +37,7 @@ FAILURES = (
     "security.cross_tenant_attempt",
     "security.link_refused",
     "security.rate_limited",
+    "security.api_token_refused",
 )
 KINDS: dict[str, object] = {
     "failures": _l("Échecs et refus (tous)"),
@@ -49,6 +50,10 @@ KINDS: dict[str, object] = {
     "security.signed_in": _l("Connexions réussies"),
     "security.grant_added": _l("Profils attribués"),
     "security.grant_revoked": _l("Profils retirés"),
+    "security.api_client_created": _l("Clients d'API créés"),
+    "security.api_client_revoked": _l("Clients d'API révoqués"),
+    "security.api_token_issued": _l("Jetons d'API délivrés"),
+    "security.api_token_refused": _l("Jetons d'API refusés"),
 }
 
 

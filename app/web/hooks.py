@@ -72,8 +72,17 @@ def register_hooks(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     @app.errorhandler(404)
-    def not_found(_error: Exception) -> tuple[str, int]:
+    def not_found(_error: Exception) -> tuple[object, int]:
+        if request.path.startswith("/api/"):  # API callers get JSON even where no route matched
+            return {"error": "not_found", "message": str(_l("Introuvable."))}, 404
         return render_template("errors/error.html", code=404, message=_l("Page introuvable.")), 404
+
+    @app.errorhandler(405)
+    def method_not_allowed(_error: Exception) -> tuple[object, int]:
+        message = _l("Cette action n'est pas possible ici.")
+        if request.path.startswith("/api/"):
+            return {"error": "method_not_allowed", "message": str(message)}, 405
+        return render_template("errors/error.html", code=405, message=message), 405
 
     @app.errorhandler(Forbidden)
     @app.errorhandler(403)

@@ -5,51 +5,11 @@ an association and finds it in the tree."""
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 import time
 
 import pyotp
-import pytest
-from werkzeug.serving import make_server
 
-from tests.fixtures.app import PASSWORD, unique
-
-CHROMIUM = os.environ.get("MBOLO_CHROMIUM", "/usr/bin/chromium")
-pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the browser tests: no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium) — browser tests skipped")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield instance
-        instance.close()
-
-
-@pytest.fixture(scope="module")
-def live_server(app, world):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+from tests.fixtures.app import unique
 
 
 def _federation(app, name):
@@ -66,22 +26,14 @@ def _federation(app, name):
         return federation.code, federation.public_id
 
 
-def _sign_in(page, live_server, email):
-    page.goto(f"{live_server}/")
-    page.get_by_label("E-mail ou téléphone").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.get_by_role("heading", name="Hiérarchie").wait_for()
-
-
 def test_admin_enrols_totp_creates_a_tenant_and_grants_a_profile_through_step_up(
-    browser, live_server, app, make_staff
+    browser, live_server, app, make_staff, sign_in
 ):
     federation_code, _federation_id = _federation(app, "Fédération des pêcheurs")
     admin = make_staff(platform_admin=True, mfa_enrolled=False)
     colleague = make_staff(("ASS-A", "association_agent"), mfa_enrolled=False)
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-SN")  # a phone
-    _sign_in(page, live_server, admin.email)
+    sign_in(page, admin.email)
 
     page.get_by_role("link", name="Mutuelles").click()
     page.get_by_role("link", name="Créer une mutuelle").click()
@@ -127,11 +79,13 @@ def test_admin_enrols_totp_creates_a_tenant_and_grants_a_profile_through_step_up
     page.get_by_role("heading", name="Connexion").wait_for()
 
 
-def test_admin_creates_an_association_and_sees_it_in_the_tree(browser, live_server, app, create_mutual):
+def test_admin_creates_an_association_and_sees_it_in_the_tree(
+    browser, live_server, app, create_mutual, sign_in
+):
     federation_code, federation_id = _federation(app, "Fédération des transporteurs")
     create_mutual("transport_e2e", federation_code=federation_code, sector="transport")
     page = browser.new_page(viewport={"width": 390, "height": 844}, locale="fr-SN")
-    _sign_in(page, live_server, "admin@test.sn")
+    sign_in(page, "admin@test.sn")
 
     page.goto(f"{live_server}/hierarchie/noeuds/{federation_id}")
     page.get_by_role("link", name="Créer : Ligue").click()

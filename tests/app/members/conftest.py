@@ -42,7 +42,7 @@ def enrol(alpha: Session, world) -> Callable[..., Member]:
     ) -> Member:
         member = services.enrol(
             alpha, world.alpha, SYSTEM, person=person(**overrides), association_id=node("ASS-A").id,
-            sector="artisanat", dependants=dependants,
+            sector="artisanat", dependants=dependants, allow_duplicates=True,  # random names may look alike
             consent=ConsentInput(given_on=local_today()) if consent else None,
         )  # fmt: skip
         alpha.commit()
@@ -68,6 +68,7 @@ def enrolled(app, world) -> Callable[..., Enrolled]:
             member = services.enrol(
                 db.session, world.alpha, SYSTEM, person=person(**overrides), association_id=node("ASS-A").id,
                 sector="artisanat", consent=ConsentInput(given_on=local_today()) if consent else None,
+                allow_duplicates=True,
             )  # fmt: skip
             db.session.commit()
             return Enrolled(member.id, member.public_id, member.number)

@@ -115,7 +115,9 @@ def test_status_changes_follow_the_rules_and_keep_history(alpha, world, enrol):
     with pytest.raises(FieldError, match="pas possible"):
         services.change_status(alpha, world.alpha, SYSTEM, member, "active", "erreur")
     steps = alpha.scalars(
-        select(MemberStatusEvent.to_status).where(MemberStatusEvent.member_id == member.id)
+        select(MemberStatusEvent.to_status)
+        .where(MemberStatusEvent.member_id == member.id)
+        .order_by(MemberStatusEvent.id)
     ).all()
     assert steps == ["active", "deceased"]
 
