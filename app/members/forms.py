@@ -99,3 +99,13 @@ class SearchForm(FlaskForm):
     q = StringField(_l("Numéro, téléphone ou nom"), validators=[Optional(), Length(max=100)])
     status = SelectField(_l("Statut"), validate_choice=False)
     association = SelectField(_l("Association"), validate_choice=False)
+
+
+class RulesForm(FlaskForm):
+    child_age_limit = StringField(
+        _l("Âge limite des enfants ayants droit"),
+        description=_l("Un enfant de cet âge ou plus ne peut plus être ayant droit."),
+    )
+    max_household_size = StringField(_l("Taille maximale du foyer (adhérent compris)"))
+    card_validity_months = StringField(_l("Validité des cartes (mois)"))
+    consent_version = StringField(_l("Version du texte de consentement en vigueur"))

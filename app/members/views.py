@@ -21,11 +21,12 @@ from app.members.forms import (
     DependantForm,
     IdentityForm,
     ReasonForm,
+    RulesForm,
     SearchForm,
     StatusForm,
 )
 from app.members.models import EnrolmentDraft, Member
-from app.members.rules import RELATIONSHIP_LABELS, STATUS_LABELS, member_rules, trades_for
+from app.members.rules import RELATIONSHIP_LABELS, STATUS_LABELS, member_rules, trades_for, update_rules
 from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from tenants.resolution import current_tenant, install_resolution
@@ -94,8 +95,31 @@ def index() -> str:
         if current_actor().can("members.enrol")
         else [],
         can_enrol=current_actor().can("members.enrol"),
+        can_manage=current_actor().can("members.manage"),
         title=_l("Adhérents"),
     )
+
+
+@bp.route("/regles", methods=["GET", "POST"])
+@requires("members.manage")
+def rules() -> str | Response | tuple[str, int]:
+    """The mutual's enrolment rules (child age limit, household size, card validity, consent text)."""
+    current = member_rules(db.session, current_tenant())
+    form = RulesForm(data={k: str(v) for k, v in current.__dict__.items()})
+    if form.validate_on_submit():
+        try:
+            update_rules(
+                db.session, current_tenant(), current_actor(),
+                child_age_limit=form.child_age_limit.data, max_household_size=form.max_household_size.data,
+                card_validity_months=form.card_validity_months.data,
+                consent_version=form.consent_version.data,
+            )  # fmt: skip
+            flash(_l("Règles enregistrées."), "info")
+            return redirect(url_for("members.rules"))
+        except DomainError as error:
+            show_error(form, error)
+            return render_template("members/rules.html", form=form, rules=current, title=_l("Règles")), 422
+    return render_template("members/rules.html", form=form, rules=current, title=_l("Règles d'adhésion"))
 
 
 # --- enrolment ---------------------------------------------------------------------------------------------

@@ -152,3 +152,28 @@ def test_the_member_page_changes_status_and_records_consent(app, world, login, e
         == 302
     )
     assert _member(app, world, member.public_id)[1] == "suspended"
+
+
+def test_a_manager_sets_the_mutuals_rules_and_they_apply(app, world, login):
+    client = login("manager.a@test.sn")
+    defaults = {"child_age_limit": "21", "max_household_size": "10", "card_validity_months": "12",
+                "consent_version": "2026-01"}  # fmt: skip
+    bad = client.post(f"{BASE}/regles", data={**defaults, "child_age_limit": "99"})
+    assert bad.status_code == 422 and 'id="child_age_limit-error"' in bad.get_data(as_text=True)
+    try:
+        assert client.post(f"{BASE}/regles", data={**defaults, "child_age_limit": "18"}).status_code == 302
+        with app.app_context():
+            identity = _identity()
+        draft, _id = _draft_url(client.post(f"{BASE}/inscription", data=identity))
+        child = {
+            "relationship": "child",
+            "last_name": "Sow",
+            "first_names": "Ali",
+            "sex": "M",
+            "birth": "2007",
+        }
+        refused = client.post(f"{draft}/foyer", data=child)
+        assert refused.status_code == 422 and "18 ans ou plus" in refused.get_data(as_text=True)
+    finally:
+        client.post(f"{BASE}/regles", data=defaults)
+    assert login("sup.a@test.sn").get(f"{BASE}/regles").status_code == 403  # a supervisor only reads
