@@ -2,6 +2,16 @@
 
 from app.api.models import ApiClient, ApiToken
 from app.audit.models import AuditEvent
+from app.contributions.models import Allocation, Due, Payment, Subscription, SubsidyReceivable
+from app.coverage.models import (
+    Benefit,
+    Product,
+    ProductBenefit,
+    ProductVersion,
+    RightsEvent,
+    TariffBand,
+    VersionSubsidy,
+)
 from app.members.models import CardKey, Consent, EnrolmentDraft, Member, MemberImport, MemberStatusEvent
 from app.security.models import Account, Grant
 from hierarchy.models import Node, NodeEvent
@@ -9,7 +19,8 @@ from notifications.models import OutboxMessage
 from tenants.models import Tenant, TenantSetting
 
 __all__ = [
-    "Account", "ApiClient", "ApiToken", "AuditEvent", "CardKey", "Consent", "EnrolmentDraft", "Grant",
-    "Member", "MemberImport", "MemberStatusEvent", "Node", "NodeEvent", "OutboxMessage", "Tenant",
-    "TenantSetting",
+    "Account", "Allocation", "ApiClient", "ApiToken", "AuditEvent", "Benefit", "CardKey", "Consent", "Due",
+    "EnrolmentDraft", "Grant", "Member", "MemberImport", "MemberStatusEvent", "Node", "NodeEvent",
+    "OutboxMessage", "Payment", "Product", "ProductBenefit", "ProductVersion", "RightsEvent", "Subscription",
+    "SubsidyReceivable", "TariffBand", "Tenant", "TenantSetting", "VersionSubsidy",
 ]  # fmt: skip

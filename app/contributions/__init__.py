@@ -1,0 +1,2 @@
+"""Contributions (tenant schema): subscriptions, dues per period, payments and their allocation to dues,
+forecasts and balances, subsidies as receivables."""
