@@ -32,4 +32,16 @@ def register_blueprints(app: Flask) -> None:
     from app.members.import_views import bp as member_imports
 
     app.register_blueprint(member_imports, url_prefix="/<tenant_slug>/imports")  # register imports, progress
+    from app.coverage.rights_views import bp as rights
+
+    app.register_blueprint(rights, url_prefix="/<tenant_slug>/droits")  # a beneficiary's rights on a day, why
+    from app.contributions.views import bp as contributions
+
+    app.register_blueprint(contributions, url_prefix="/<tenant_slug>/cotisations")  # accounts, cash, receipts
+    from app.coverage.views import bp as coverage
+
+    app.register_blueprint(coverage, url_prefix="/<tenant_slug>/produits")  # products, tariffs, catalogue
+    from app.contributions.report_views import bp as contribution_reports
+
+    app.register_blueprint(contribution_reports, url_prefix="/<tenant_slug>/cotisations/rapports")  # forecast
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

@@ -233,3 +233,7 @@ main.add_command(audit)
 from app.api.cli import api  # noqa: E402 - mbolo api client create | revoke | list
 
 main.add_command(api)
+
+from app.contributions.cli import contributions  # noqa: E402 - mbolo contributions generate-dues
+
+main.add_command(contributions)

@@ -168,3 +168,6 @@ def _demo_members(session: object) -> None:
         ]
         generate(session, TenantRef.of(tenant), sector=sector, associations=associations,
                  per_association=DEMO_HOUSEHOLDS)  # type: ignore[arg-type]  # fmt: skip
+        from app.contributions.demo import generate as contributions
+
+        contributions(session, TenantRef.of(tenant))  # type: ignore[arg-type]

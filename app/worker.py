@@ -77,7 +77,13 @@ def init_celery(flask_app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         timezone="Africa/Dakar",
-        imports=["notifications.tasks", "app.audit.tasks", "app.members.tasks"],
+        imports=[
+            "notifications.tasks",
+            "app.audit.tasks",
+            "app.members.tasks",
+            "app.coverage.tasks",
+            "app.contributions.tasks",
+        ],
     )
     celery.flask_app = flask_app  # type: ignore[attr-defined]
     flask_app.extensions["celery"] = celery

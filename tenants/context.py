@@ -96,7 +96,7 @@ def _forget_tenant_objects(session: Session) -> None:
     """Ids repeat from one tenant schema to the next: drop tenant rows from the identity map so that
     ``session.get`` in the new context asks the database instead of answering with the old tenant's row."""
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, TenantModel):
+        if isinstance(obj, TenantModel) and obj in session:  # an earlier expunge may have taken it along
             session.expunge(obj)
 
 

@@ -3,12 +3,13 @@ service of ``app.members.services`` (which checks the actor's reach per associat
 
 from __future__ import annotations
 
-from flask import Response, g, jsonify, url_for
+from flask import Response, g, jsonify, request, url_for
 
 from app.api import schemas
 from app.api.auth import api_actor, api_requires
 from app.api.blueprint import bp
 from app.audit.services import record_read
+from app.coverage import rights
 from app.extensions import db
 from app.members import services
 from app.members.models import Member
@@ -66,6 +67,17 @@ def get_member(number: str) -> Response:
     """One beneficiary and their household (the read is audited)."""
     member = services.get_by_number(db.session, current_tenant(), api_actor(), number)
     return jsonify(schemas.detail(db.session, member))
+
+
+@bp.get("/<tenant_slug>/members/<number>/eligibility")
+@api_requires("members.read")
+def eligibility(number: str) -> Response:
+    """Covered or not on ``date`` (the business date by default) and why, per product of the household, with
+    the remaining ceilings: what a care provider checks before care (the read is audited)."""
+    raw = request.args.get("date", "").strip()
+    day = rights.parse_day(raw, "date") if raw else None
+    member = services.get_by_number(db.session, current_tenant(), api_actor(), number)
+    return jsonify(rights.rights_on(db.session, current_tenant(), member, day).as_dict())
 
 
 @bp.post("/<tenant_slug>/members")

@@ -100,6 +100,119 @@ def _member_schema() -> dict[str, Any]:
     }
 
 
+_DATE = {"type": "string", "format": "date"}
+_NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
+_REASON_CODES = [
+    "covered", "member_pending", "member_suspended", "member_left", "member_deceased", "not_enrolled",
+    "principal_pending", "principal_suspended", "principal_left", "no_product", "not_started", "no_version",
+    "waiting_period", "child_age_limit", "beneficiary_limit", "arrears", "payment_due",
+]  # fmt: skip
+_LIMIT = {
+    "type": ["object", "null"],
+    "description": "An amount ceiling over the calendar year (XOF); null when the benefit has none.",
+    "properties": {
+        "ceiling": {"type": "integer"},
+        "consumed": {"type": "integer"},
+        "remaining": {"type": "integer"},
+    },
+    "required": ["ceiling", "consumed", "remaining"],
+}
+
+
+def _eligibility_schemas() -> dict[str, Any]:
+    """The answer of ``/eligibility`` (``app.coverage.rights.Rights.as_dict``)."""
+    return {
+        "Reason": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "enum": _REASON_CODES},
+                "message": {"type": "string", "examples": ["délai de carence jusqu'au 12 février 2027"]},
+                "date": {**_NULLABLE_DATE, "description": "The day the message is about, if any."},
+                "product": {"type": ["string", "null"], "description": "Code of the product concerned."},
+                "warning": {"type": "boolean", "description": "True: covered, but something is to be done."},
+            },
+            "required": ["code", "message", "date"],
+        },
+        "ProductRights": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "name": {"type": "string"},
+                "subscription": {"type": "string"},
+                "subscribed_on": _DATE,
+                "version": {
+                    "type": ["object", "null"],
+                    "description": "The tariff in force on the day.",
+                    "properties": {"number": {"type": "integer"}, "effective_from": _DATE},
+                },
+                "valid": {"type": "boolean", "description": "False for a subscription that starts later."},
+                "covered": {"type": "boolean"},
+                "reasons": {"type": "array", "items": _ref("Reason")},
+                "opens_on": {
+                    **_NULLABLE_DATE,
+                    "description": "First covered day (end of the waiting period).",
+                },
+                "paid_through": {**_NULLABLE_DATE, "description": "End of the last period paid in full."},
+                "grace_until": {**_NULLABLE_DATE, "description": "Last day of grace of the oldest due owed."},
+            },
+            "required": ["code", "name", "covered", "reasons"],
+        },
+        "Ceiling": {
+            "type": "object",
+            "properties": {
+                "product": {"type": "string"},
+                "benefit": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "name": {"type": "string"},
+                        "category": {"type": "string"},
+                    },
+                },
+                "year": {"type": "integer"},
+                "rate_percent": {"type": "integer"},
+                "per_act": {"type": ["integer", "null"]},
+                "prior_approval": {"type": "boolean"},
+                "beneficiary": _LIMIT,
+                "household": _LIMIT,
+                "frequency": {
+                    "type": ["object", "null"],
+                    "description": "At most `count` times every `months` months (the calendar year if null).",
+                    "properties": {
+                        "count": {"type": "integer"},
+                        "months": {"type": ["integer", "null"]},
+                        "used": {"type": "integer"},
+                        "remaining": {"type": "integer"},
+                        "since": _DATE,
+                    },
+                },
+            },
+            "required": ["product", "benefit", "year", "beneficiary", "household", "frequency"],
+        },
+        "Eligibility": {
+            "type": "object",
+            "properties": {
+                "number": {"type": "string", "examples": [EXAMPLE_NUMBER]},
+                "date": _DATE,
+                "covered": {"type": "boolean"},
+                "summary": {"type": "string", "examples": ["Couvert aujourd'hui par Produit de base"]},
+                "reasons": {
+                    "type": "array",
+                    "items": _ref("Reason"),
+                    "description": "The main reason first: `covered` (then warnings), or the first rule that "
+                    "refuses.",
+                },
+                "opens_on": _NULLABLE_DATE,
+                "paid_through": _NULLABLE_DATE,
+                "grace_until": _NULLABLE_DATE,
+                "products": {"type": "array", "items": _ref("ProductRights")},
+                "ceilings": {"type": "array", "items": _ref("Ceiling")},
+            },
+            "required": ["number", "date", "covered", "reasons", "products", "ceilings"],
+        },
+    }
+
+
 def _schemas() -> dict[str, Any]:
     return {
         "Member": _member_schema(),
@@ -207,6 +320,7 @@ def _schemas() -> dict[str, Any]:
             "required": ["status", "reason"],
             "additionalProperties": False,
         },
+        **_eligibility_schemas(),
         "TokenResponse": {
             "type": "object",
             "properties": {
@@ -258,6 +372,12 @@ def _parameters() -> dict[str, Any]:
             "in": "query",
             "schema": {"type": "string"},
             "description": "Association code.",
+        },
+        "date": {
+            "name": "date",
+            "in": "query",
+            "schema": {"type": "string", "format": "date"},
+            "description": "The day asked about (YYYY-MM-DD); today in Senegal by default.",
         },
         "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
         "per_page": {
@@ -388,6 +508,20 @@ def _paths() -> dict[str, Any]:
                 "One beneficiary with their household (the read is audited)",
                 {"200": _json(_ref("MemberDetail"), "The member."), "422": invalid},
                 operation_id="getMember",
+            ),
+        },
+        one + "/eligibility": {
+            "parameters": [_param("tenant_slug"), _param("number")],
+            "get": _operation(
+                "members.read",
+                "Covered or not on a date, why, per product, with the remaining ceilings (read audited)",
+                {"200": _json(_ref("Eligibility"), "The beneficiary's rights on that day."), "422": invalid},
+                operation_id="getEligibility",
+                parameters=[_param("date")],
+                description="Rules in order: the beneficiary's status (and the adhérent's), a subscription "
+                "of the household valid on the day, then per product the waiting period, the child age limit "
+                "and maximum of beneficiaries of the tariff in force, and dues unpaid beyond the grace "
+                "period. Messages follow Accept-Language (French by default).",
             ),
         },
         one + "/dependants": {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.database import TenantModel, new_public_id, utcnow
@@ -162,11 +162,11 @@ class SubsidyReceivable(TenantModel):
     id: Mapped[int] = mapped_column(primary_key=True)
     funder: Mapped[str] = mapped_column(String(80))
     period_start: Mapped[dt.date]
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(BigInteger)  # a funder's month can pass 2**31 F CFA
     status: Mapped[ReceivableStatus] = mapped_column(
         _enum(ReceivableStatus), default=ReceivableStatus.expected
     )
     claimed_on: Mapped[dt.date | None]
-    received_amount: Mapped[int] = mapped_column(default=0)
+    received_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     received_on: Mapped[dt.date | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

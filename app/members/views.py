@@ -390,6 +390,7 @@ def _detail_page(member: Member, **forms: Any) -> str:
         reason_form=forms.get("reason_form") or ReasonForm(),
         can_manage=actor.can("members.manage"),
         can_enrol=actor.can("members.enrol"),
+        can_see_contributions=actor.can("contributions.read"),
         today=local_today(),
         title=member.full_name,
     )

@@ -19,7 +19,8 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,9 @@ CRITICAL_OPERATIONS: dict[str, object] = {
     "mfa.reset": _l("Réinitialiser la double authentification"),
     "mfa.recovery_codes": _l("Générer de nouveaux codes de secours"),
     "audit.export": _l("Exporter le journal d'audit"),
+    "payments.cancel": _l("Annuler ou corriger un paiement"),
+    "products.tariff": _l("Changer un tarif"),
+    "products.coverage": _l("Modifier la couverture d'un produit"),
 }
 
 
@@ -86,8 +90,33 @@ def _approval_token() -> str | None:
     return request.form.get(APPROVAL_FIELD) or request.headers.get(APPROVAL_HEADER) or None
 
 
+@contextmanager
+def _outside_tenant(session: Session) -> Iterator[None]:
+    """Approvals live in ``public``, beyond the tenant roles' reach (by design): inside a mutual's pages they
+    are read and used under the runtime role for a moment, in the same transaction as the operation."""
+    from tenants.context import apply_context, current_tenant_of
+
+    tenant = current_tenant_of(session)
+    if tenant is None:
+        yield
+        return
+    session.flush()  # the tenant's pending writes, under the tenant's role
+    connection = session.connection()
+    apply_context(connection, None)
+    try:
+        yield
+        session.flush()  # the used approval and its audit event, under the runtime role
+    finally:
+        apply_context(connection, tenant)
+
+
 def authorize(session: Session, actor: Actor, operation: Operation) -> None:
     """Pass if the request carries an approval of exactly this operation by this account, and use it up."""
+    with _outside_tenant(session):
+        _authorize(session, actor, operation)
+
+
+def _authorize(session: Session, actor: Actor, operation: Operation) -> None:
     token = _approval_token()
     if token is None:
         raise StepUpRequired(operation)
@@ -196,7 +225,10 @@ def install(app: Flask) -> None:
             from app.extensions import login_manager
 
             return login_manager.unauthorized()
+        from tenants.context import bind_tenant
+
         db.session.rollback()  # nothing of the refused attempt stays; the approval is its own transaction
+        bind_tenant(db.session, None)  # approvals live in public
         actor = current_actor()
         approval = request_approval(db.session, actor, needed.operation)
         db.session.commit()

@@ -109,13 +109,7 @@ def register_hooks(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many(_error: Exception) -> tuple[str, int]:
-        from app.security.events import record_failure
-
-        db.session.rollback()
-        record_failure(
-            db.session, _who(), "security.rate_limited", target_type="path", target_id=request.path
-        )
-        db.session.commit()
+        _record_security_failure("security.rate_limited", target_type="path", target_id=request.path[:64])
         return render_template(
             "errors/error.html",
             code=429,
@@ -148,26 +142,31 @@ def _who() -> object:
 
 def _record_denial() -> None:
     """Every refusal is a security event; refusals inside another mutual's space are flagged as such."""
-    from app.security.events import record_failure
-
     actor = _who()
     tenant_record = g.get("tenant_record")
     cross_tenant = tenant_record is not None and not actor.can("tenants.read", tenant_record.federation.path)  # type: ignore[attr-defined]
-    tenant_slug = tenant_record.slug if tenant_record is not None else None
-    db.session.rollback()
-    bind_tenant(db.session, None)  # security events and alerts live in public, beyond the tenant role
-    record_failure(
-        db.session,
-        actor,  # type: ignore[arg-type]
+    _record_security_failure(
         "security.cross_tenant_attempt" if cross_tenant else "security.permission_denied",
+        actor=actor,
         target_type="path",
         target_id=request.path[:64],
-        tenant_slug=tenant_slug,
+        tenant_slug=tenant_record.slug if tenant_record is not None else None,
         method=request.method,
         endpoint=request.endpoint,
     )
+
+
+def _record_security_failure(action: str, *, actor: object = None, **details: object) -> None:
+    """Record a security failure on its own transaction, in public (security events and alerts live there,
+    beyond the tenant role), then give the request back its tenant for its own audit trail."""
+    from app.security.events import record_failure
+
+    actor = actor or _who()
+    db.session.rollback()
+    bind_tenant(db.session, None)
+    record_failure(db.session, actor, action, **details)  # type: ignore[arg-type]
     db.session.commit()
-    bind_tenant(db.session, g.get("tenant"))  # the request's own trail still goes to the tenant's chain
+    bind_tenant(db.session, g.get("tenant"))
 
 
 def _open_alerts() -> int:
