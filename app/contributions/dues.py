@@ -370,6 +370,22 @@ def generate_dues(
     return report
 
 
+def generate_household_dues(
+    session: Session | scoped_session[Session], principal_id: int, *, through: dt.date, actor: Actor
+) -> int:
+    """The same generation for one household, inside the caller's transaction and tenant scope (a new
+    subscription at the counter: its first dues can be paid at once). Returns how many were created."""
+    row = session.execute(GENERATE, {"lo": principal_id, "hi": principal_id, "through": through}).one()
+    created = int(row.created) + int(row.created_fees)
+    if created:
+        record_event(
+            session, actor, "contributions.dues_generated", target_type="household", target_id=principal_id,
+            after={"through": through.isoformat(), "contributions": int(row.created),
+                   "joining_fees": int(row.created_fees)},
+        )  # fmt: skip
+    return created
+
+
 # --- subsidy receivables -----------------------------------------------------------------------------------
 
 REFRESH_RECEIVABLES = text(

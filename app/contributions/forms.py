@@ -3,10 +3,17 @@ which field is wrong, so a refused form comes back with everything as typed."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 _AMOUNT = {"inputmode": "numeric", "autocomplete": "off"}
+
+
+class SubscribeForm(FlaskForm):
+    """Subscribe the household to a product at the counter."""
+
+    product = SelectField(_l("Produit"), validate_choice=False)
+    start_date = StringField(_l("À partir du"), description=_l("JJ/MM/AAAA"), validators=[Length(max=10)])
 
 
 class PaymentForm(FlaskForm):

@@ -16,8 +16,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import clock
 from app.audit.services import record_read
-from app.contributions import payments, receipts
-from app.contributions.forms import CancelForm, CorrectForm, DayForm, PaymentForm
+from app.contributions import payments, receipts, subscriptions
+from app.contributions.dues import generate_household_dues
+from app.contributions.forms import CancelForm, CorrectForm, DayForm, PaymentForm, SubscribeForm
 from app.contributions.models import Payment
 from app.errors import DomainError, FieldError, Forbidden, NotFound
 from app.extensions import db
@@ -75,7 +76,26 @@ def account(member_public_id: str) -> str:
     return _account_page(member)
 
 
-def _account_page(member: Member, form: PaymentForm | None = None) -> str:
+def _subscribe_form(principal: Member, form: SubscribeForm | None = None) -> SubscribeForm:
+    """The products valid today that the household does not have yet."""
+    from wtforms.fields.choices import SelectChoice
+
+    from app.coverage.models import Product
+
+    today = clock.today()
+    held = {s.product_id for s in subscriptions.subscriptions_of(db.session, principal) if s.end_date is None}
+    available = [
+        p for p in db.session.query(Product).order_by(Product.name)
+        if p.id not in held and p.valid_from <= today and (p.valid_to is None or p.valid_to >= today)
+    ]  # fmt: skip
+    form = form or SubscribeForm(formdata=None, data={"start_date": today.strftime("%d/%m/%Y")})
+    form.product.choices = [SelectChoice(p.public_id, p.name) for p in available]
+    return form
+
+
+def _account_page(
+    member: Member, form: PaymentForm | None = None, subscribe_form: SubscribeForm | None = None
+) -> str:
     actor, principal = current_actor(), member.principal or member
     node = db.session.get(Node, principal.association_id)
     path = node.path if node is not None else None
@@ -85,11 +105,38 @@ def _account_page(member: Member, form: PaymentForm | None = None) -> str:
     return render_template(
         "contributions/_account.html" if htmx else "contributions/account.html",
         member=member, principal=principal, form=form,
+        subscribe_form=_subscribe_form(principal, subscribe_form),
         account=payments.household_account(db.session, principal),
         arrears=payments.arrears(db.session, principal, today),
         can_record=actor.can("contributions.record", path), can_validate=actor.can("payments.validate", path),
         title=_l("Cotisations de %(name)s", name=principal.full_name),
     )  # fmt: skip
+
+
+@bp.post("/membre/<member_public_id>/souscriptions")
+@requires("contributions.record")
+def subscribe(member_public_id: str) -> str | BaseResponse | tuple[str, int]:
+    """Subscribe the household to a product; its dues up to today are created at once, to be paid now."""
+    from app.coverage.models import Product
+
+    member = _member(member_public_id, "contributions.record")
+    principal = member.principal or member
+    form = SubscribeForm()
+    try:
+        product = db.session.query(Product).filter_by(public_id=form.product.data or "").one_or_none()
+        if product is None:
+            raise FieldError("product", _l("Choisissez un produit."))
+        start = payments.parse_day(form.start_date.data or "", "start_date")
+        actor = current_actor()
+        subscriptions.subscribe(db.session, current_tenant(), actor, principal, product, start)
+        db.session.flush()
+        generate_household_dues(db.session, principal.id, through=clock.today(), actor=actor)
+        payments.apply_credit(db.session, principal, actor=actor)
+        flash(_l("Souscription enregistrée : %(product)s.", product=product.name), "info")
+        return redirect(url_for("members.detail", public_id=principal.public_id), 303)
+    except DomainError as error:
+        show_error(form, error)
+        return _account_page(member, subscribe_form=form), 422
 
 
 @bp.post("/membre/<member_public_id>/paiements")

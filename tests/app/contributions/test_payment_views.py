@@ -205,3 +205,51 @@ def test_the_days_payments_for_the_cash_count(app, world, login):
     assert "2 paiements" in html
     bad = client.get(f"{BASE}/paiements?jour=31/02/2026")
     assert bad.status_code == 200 and 'id="jour-error"' in bad.get_data(as_text=True)
+
+
+def test_an_agent_subscribes_a_household_at_the_counter_and_its_dues_are_there_at_once(
+    app, world, login, enrolled
+):
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from app.contributions.models import Due, Subscription
+    from app.coverage.models import Basis, Periodicity, Product, ProductVersion
+    from tenants.context import tenant_scope
+
+    code = f"P{enrolled().number[-4:].replace('-', '')}"
+    with app.app_context(), tenant_scope(db.session, world.alpha):
+        start = dt.date(2026, 1, 1)
+        product = Product(code=code, name=f"Produit {code}", valid_from=start)
+        product.versions.append(
+            ProductVersion(number=1, effective_from=start, basis=Basis.per_household, amount=3000,
+                           periodicity=Periodicity.monthly, joining_fee=500)
+        )  # fmt: skip
+        db.session.add(product)
+        db.session.commit()
+        product_public_id = product.public_id
+    member = enrolled()
+    client = login("manager.a@test.sn")
+    url = f"/alpha/cotisations/membre/{member.public_id}"
+    assert f"Produit {code}" in client.get(url).get_data(as_text=True)
+    refused = client.post(
+        f"{url}/souscriptions", data={"product": product_public_id, "start_date": "31/02/2026"}
+    )
+    assert refused.status_code == 422 and 'id="start_date-error"' in refused.get_data(as_text=True)
+    app.config["MBOLO_TODAY"] = "2026-03-10"
+    try:
+        done = client.post(
+            f"{url}/souscriptions", data={"product": product_public_id, "start_date": "01/02/2026"}
+        )
+    finally:
+        app.config.pop("MBOLO_TODAY")
+    assert done.status_code == 303
+    with app.app_context(), tenant_scope(db.session, world.alpha):
+        subscription = db.session.scalar(select(Subscription).where(Subscription.member_id == member.id))
+        dues = db.session.scalars(select(Due).where(Due.subscription_id == subscription.id)).all()
+        assert sorted((d.kind.value, d.period_start.isoformat()) for d in dues) == [
+            ("contribution", "2026-02-01"),
+            ("contribution", "2026-03-01"),
+            ("joining_fee", "2026-02-01"),
+        ]
