@@ -123,6 +123,8 @@ def _security_settings(
         else (("dev", _derived_key(secret, "encryption")),),
         # Public address of the site, for links made outside a request (``mbolo admin invite``).
         "MBOLO_BASE_URL": env.get("MBOLO_BASE_URL") or None,
+        # The business date, fixed (ISO) for tests and demonstrations; unset in production.
+        "MBOLO_TODAY": env.get("MBOLO_TODAY") or None,
         "MBOLO_IDLE_MINUTES": int(env.get("MBOLO_IDLE_MINUTES", "30")),
         "MBOLO_STEPUP_MINUTES": int(env.get("MBOLO_STEPUP_MINUTES", "5")),
         "MBOLO_INVITATION_HOURS": int(env.get("MBOLO_INVITATION_HOURS", "72")),
