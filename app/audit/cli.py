@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, has_app_context
 
-
-@contextmanager
-def _app() -> Iterator[Flask]:
-    """The current app (tests push one), else a new one from the environment."""
-    if has_app_context():
-        yield current_app._get_current_object()  # type: ignore[attr-defined]
-        return
-    from app import create_app
-
-    app = create_app()
-    with app.app_context():
-        yield app
+from app.cli_context import cli_app
 
 
 @click.group()
@@ -41,7 +27,7 @@ def verify(heads_file: Path | None) -> None:
     from app.audit.services import read_heads, verify_all
     from app.platform import owner_engine
 
-    with _app() as app:
+    with cli_app() as app:
         try:
             heads = read_heads(heads_file) if heads_file else None
         except ValueError as error:
@@ -75,7 +61,7 @@ def export_heads(out: Path | None) -> None:
     from app.audit import services
     from app.platform import owner_engine
 
-    with _app() as app:
+    with cli_app() as app:
         path = out or services.default_heads_path()
         heads = services.export_heads(owner_engine(app), path)
     for head in heads:
@@ -89,6 +75,6 @@ def seal() -> None:
     from app.audit.services import seal_unchained
     from app.platform import owner_engine
 
-    with _app() as app:
+    with cli_app() as app:
         sealed = seal_unchained(owner_engine(app), app.config["MBOLO_AUDIT_KEY"])
     click.echo(f"{sealed} row(s) sealed into the public chain.")

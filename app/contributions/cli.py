@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import click
-from flask import Flask, current_app, has_app_context
 
-
-@contextmanager
-def _app() -> Iterator[Flask]:
-    """The current app (tests push one), else a new one from the environment."""
-    if has_app_context():
-        yield current_app._get_current_object()  # type: ignore[attr-defined]
-        return
-    from app import create_app
-
-    app = create_app()
-    with app.app_context():
-        yield app
+from app.cli_context import cli_app
 
 
 @click.group()
@@ -47,7 +33,7 @@ def generate_dues_command(slug: str | None, through: dt.datetime | None) -> None
     from tenants.context import TenantRef
     from tenants.models import Tenant, TenantStatus
 
-    with _app():
+    with cli_app():
         day = through.date() if through else default_through()
         query = select(Tenant).order_by(Tenant.slug)
         query = (

@@ -36,7 +36,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from app import clock
+from app import clock, dates
 from app.audit.services import record_event
 from app.contributions.models import (
     Allocation,
@@ -65,8 +65,6 @@ _LOCK_NAMESPACE = 0x4D4250
 _GENERATED = re.compile(r"^R-(\d{4})-(\d{7})$")
 _CORRECTION = re.compile(r"-C\d+$")
 _MANUAL_RECEIPT = re.compile(r"^[A-Z0-9][A-Z0-9/. -]{0,29}$")
-_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _CURRENCY_SUFFIX = re.compile(r"\s*(?:F\s*CFA|FCFA|XOF|F)\s*$", re.IGNORECASE)
 
 METHOD_LABELS: dict[str, object] = {
@@ -115,16 +113,7 @@ def parse_amount(raw: int | str | None, field: str = "amount") -> int:
 
 def parse_day(raw: str | None, field: str) -> dt.date:
     """A date typed JJ/MM/AAAA (or ISO, as a date input sends it)."""
-    value = (raw or "").strip()
-    parts = _DAY_FIRST.fullmatch(value) or _ISO.fullmatch(value)
-    if parts is None:
-        raise FieldError(field, _l("Date attendue au format JJ/MM/AAAA."))
-    numbers = [int(p) for p in parts.groups()]
-    day, month, year = numbers if parts.re is _DAY_FIRST else reversed(numbers)
-    try:
-        return dt.date(year, month, day)
-    except ValueError as bad:
-        raise FieldError(field, _l("Cette date n'existe pas.")) from bad
+    return dates.parse_day(raw, field)
 
 
 def clean_reason(raw: str | None, field: str = "reason") -> str:

@@ -20,7 +20,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app import clock
+from app import clock, dates
 from app.audit.services import record_event
 from app.contributions.models import Due
 from app.coverage.models import (
@@ -43,8 +43,6 @@ MANAGE = "products.manage"
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 _BLANKS = re.compile(r"[\s\u00a0\u202f]")
-_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 MAX_AGE = 120
 MAX_HOUSEHOLD = 50
 MAX_AMOUNT = 100_000_000  # far above any contribution: catches a key held down, not a real price
@@ -173,16 +171,7 @@ def parse_date(value: object, name: str, *, required: bool = True) -> dt.date | 
         if required:
             raise FieldError(name, _l("Indiquez la date (JJ/MM/AAAA)."))
         return None
-    text = str(value).strip()
-    parts = _DAY_FIRST.fullmatch(text) or _ISO.fullmatch(text)
-    if parts is None:
-        raise FieldError(name, _l("Date attendue au format JJ/MM/AAAA."))
-    numbers = [int(p) for p in parts.groups()]
-    day, month, year = numbers if parts.re is _DAY_FIRST else reversed(numbers)
-    try:
-        return dt.date(year, month, day)
-    except ValueError as bad:
-        raise FieldError(name, _l("Cette date n'existe pas.")) from bad
+    return dates.parse_day(str(value), name)
 
 
 def _choice(value: object, kind: type[Any], name: str, message: object) -> Any:
