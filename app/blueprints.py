@@ -44,4 +44,7 @@ def register_blueprints(app: Flask) -> None:
     from app.contributions.report_views import bp as contribution_reports
 
     app.register_blueprint(contribution_reports, url_prefix="/<tenant_slug>/cotisations/rapports")  # forecast
+    from payments.views import bp as payments
+
+    app.register_blueprint(payments, url_prefix="/<tenant_slug>")  # webhooks, sandbox phone, pay links
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

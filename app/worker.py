@@ -83,6 +83,7 @@ def init_celery(flask_app: Flask) -> Celery:
             "app.members.tasks",
             "app.coverage.tasks",
             "app.contributions.tasks",
+            "payments.tasks",
         ],
     )
     celery.flask_app = flask_app  # type: ignore[attr-defined]
