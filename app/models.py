@@ -16,13 +16,22 @@ from app.members.models import CardKey, Consent, EnrolmentDraft, Member, MemberI
 from app.security.models import Account, Grant
 from hierarchy.models import Node, NodeEvent
 from notifications.models import OutboxMessage
-from payments.models import OnlinePayment, PaymentEvent, PaymentInbox, SandboxCharge
+from payments.models import (
+    OnlinePayment,
+    PaymentEvent,
+    PaymentInbox,
+    ProviderCredential,
+    ReconciliationItem,
+    ReconciliationRun,
+    SandboxCharge,
+)
 from tenants.models import Tenant, TenantSetting
 
 __all__ = [
     "Account", "Allocation", "ApiClient", "ApiToken", "AuditEvent", "Benefit", "CardKey", "Consent", "Due",
     "EnrolmentDraft", "Grant", "Member", "MemberImport", "MemberStatusEvent", "Node", "NodeEvent",
     "OnlinePayment", "OutboxMessage", "Payment", "PaymentEvent", "PaymentInbox", "Product", "ProductBenefit",
-    "ProductVersion", "RightsEvent", "SandboxCharge", "Subscription", "SubsidyReceivable", "TariffBand",
-    "Tenant", "TenantSetting", "VersionSubsidy",
+    "ProductVersion", "ProviderCredential", "ReconciliationItem", "ReconciliationRun", "RightsEvent",
+    "SandboxCharge", "Subscription", "SubsidyReceivable", "TariffBand", "Tenant", "TenantSetting",
+    "VersionSubsidy",
 ]  # fmt: skip

@@ -62,6 +62,8 @@ class OnlinePayment(TenantModel):
     contribution_payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("contribution_payments.id", name="fk_online_payments_contribution_payment")
     )
+    #: Orange Money's notification carries only a token: we keep its SHA-256 to find the payment again.
+    notif_token_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
     flag_reason: Mapped[str | None] = mapped_column(String(300))
     started_by_label: Mapped[str] = mapped_column(String(200), default="")
@@ -121,3 +123,51 @@ class SandboxCharge(TenantModel):
     return_url: Mapped[str] = mapped_column(String(1000), default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[dt.datetime | None]
+
+
+class ProviderCredential(TenantModel):
+    """A mutual's merchant account with one provider: the credentials as JSON, encrypted at rest with AES-GCM
+    (``app.security.crypto``, AAD ``provider:<tenant>:<provider>``). Changing them is a critical function."""
+
+    __tablename__ = "provider_credentials"
+
+    provider: Mapped[str] = mapped_column(String(30), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_label: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ReconciliationRun(TenantModel):
+    """One comparison of our ledger with a provider's report for one day (API or uploaded file)."""
+
+    __tablename__ = "reconciliation_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
+    provider: Mapped[str] = mapped_column(String(30))
+    day: Mapped[dt.date]
+    source: Mapped[str] = mapped_column(String(10))  # api | file
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | done | failed
+    matched: Mapped[int] = mapped_column(default=0)
+    differences: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class ReconciliationItem(TenantModel):
+    """A difference found: missing on our side, missing on the provider's, or amounts that differ."""
+
+    __tablename__ = "reconciliation_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("reconciliation_runs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # missing_ours | missing_theirs | amount_differs
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("online_payments.id"))
+    our_amount: Mapped[int | None]
+    their_amount: Mapped[int | None]
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by_label: Mapped[str | None] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(String(500))
