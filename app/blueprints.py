@@ -47,4 +47,10 @@ def register_blueprints(app: Flask) -> None:
     from payments.views import bp as payments
 
     app.register_blueprint(payments, url_prefix="/<tenant_slug>")  # webhooks, sandbox phone, pay links
+    from payments.staff_views import bp as payments_staff
+
+    app.register_blueprint(payments_staff, url_prefix="/<tenant_slug>/paiements/en-ligne")  # list, refunds
+    from payments.admin_views import bp as payments_admin
+
+    app.register_blueprint(payments_admin, url_prefix="/<tenant_slug>/paiements/reglages")  # accounts
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

@@ -17,6 +17,7 @@ killed between the inbox insert and the allocation allocates exactly once when t
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from typing import Any
 
 from flask import current_app, url_for
@@ -185,6 +186,7 @@ def start_payment(
     payment.provider_ref = result.provider_ref
     payment.redirect_url = result.redirect_url
     payment.instructions = result.instructions
+    payment.notif_token_sha256 = result.raw.get("notif_token_sha256") or None  # Orange Money's lookup key
     transition(session, payment, S.pending, source=EventSource.user, raw=result.raw)
     record_event(
         session,
@@ -268,11 +270,7 @@ def process_inbox_row(session: Session, tenant: TenantRef, inbox_id: int) -> boo
     if row is None:
         return False
     data = row.parsed
-    payment = session.scalar(
-        select(OnlinePayment)
-        .where(OnlinePayment.provider == row.provider, OnlinePayment.provider_ref == data["provider_ref"])
-        .with_for_update()
-    )
+    payment = _inbox_payment(session, row)
     if payment is None:
         row.error = "paiement inconnu"
     else:
@@ -301,6 +299,32 @@ def process_inbox_row(session: Session, tenant: TenantRef, inbox_id: int) -> boo
     row.processed_at = utcnow()
     session.flush()
     return True
+
+
+def _inbox_payment(session: Session, row: PaymentInbox) -> OnlinePayment | None:
+    """The payment an event is about: by ``provider_ref``, or, for Orange Money (whose notification carries
+    only a token), by the SHA-256 of that token, kept at start (the token itself is never stored)."""
+    data = row.parsed
+    if data.get("provider_ref"):
+        return session.scalar(
+            select(OnlinePayment)
+            .where(OnlinePayment.provider == row.provider, OnlinePayment.provider_ref == data["provider_ref"])
+            .with_for_update()
+        )
+    token = str((data.get("raw") or {}).get("notif_token") or "")
+    if row.provider != "orange_money" or not token:
+        return None
+    from payments.providers.orange_money import notif_token_digest
+
+    digest = notif_token_digest(token)  # recomputed from the token received, not taken from the row
+    payment = session.scalar(
+        select(OnlinePayment)
+        .where(OnlinePayment.provider == row.provider, OnlinePayment.notif_token_sha256 == digest)
+        .with_for_update()
+    )
+    if payment is None or not hmac.compare_digest(payment.notif_token_sha256 or "", digest):
+        return None
+    return payment  # still untrusted: process_inbox_row confirms through fetch_status before crediting
 
 
 def apply_status(

@@ -33,6 +33,7 @@ def keys_rotate() -> None:
     from app.security.crypto import DecryptionError, current_key_id
     from app.security.mfa import rotate_totp_secrets
     from migrations.runner import list_tenants
+    from payments.credentials import reencrypt_credentials
     from tenants.context import tenant_scope
 
     app = _app()
@@ -41,14 +42,18 @@ def keys_rotate() -> None:
         try:
             with Session(owner_engine(app)) as session, session.begin():
                 count = rotate_totp_secrets(session, actor)
-                card_keys = 0
+                card_keys = merchant = 0
                 for tenant in list_tenants(session.connection()):
                     with tenant_scope(session, tenant):
                         card_keys += reencrypt_keys(session, tenant, actor)
+                        merchant += reencrypt_credentials(session, tenant, actor)
         except DecryptionError as error:
             raise click.ClickException(f"nothing changed: {error}") from error
         kid = current_key_id()
-    click.echo(f"Re-encrypted under key {kid}: {count} TOTP secrets, {card_keys} card signing keys")
+    click.echo(
+        f"Re-encrypted under key {kid}: {count} TOTP secrets, {card_keys} card signing keys, "
+        f"{merchant} merchant accounts"
+    )
 
 
 @click.group()

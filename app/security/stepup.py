@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.database import utcnow
+from app.security import crypto
 from app.security.actor import Actor
 from app.security.models import StepUpApproval
 
@@ -54,8 +55,11 @@ CRITICAL_OPERATIONS: dict[str, object] = {
     "mfa.recovery_codes": _l("Générer de nouveaux codes de secours"),
     "audit.export": _l("Exporter le journal d'audit"),
     "payments.cancel": _l("Annuler ou corriger un paiement"),
+    "payments.configure": _l("Modifier les comptes marchands"),
     "products.tariff": _l("Changer un tarif"),
     "products.coverage": _l("Modifier la couverture d'un produit"),
+    "payments.refund": _l("Rembourser un paiement en ligne"),
+    "data.export": _l("Exporter des données personnelles"),
 }
 
 
@@ -160,11 +164,13 @@ def request_approval(session: Session, actor: Actor, operation: Operation) -> St
         )
         .values(consumed_at=now, payload=None)
     )
-    payload: dict[str, Any] = {}
-    if request.is_json:
-        payload = {"json": request.get_json(silent=True)}
-    else:
-        payload = {"form": {k: v for k, v in request.form.lists() if k not in _NOT_KEPT}}
+    kept: dict[str, Any] = (
+        {"json": request.get_json(silent=True)}
+        if request.is_json
+        else {"form": {k: v for k, v in request.form.lists() if k not in _NOT_KEPT}}
+    )
+    # What was typed may hold secrets (merchant keys): sealed with AES-GCM, bound to this account.
+    payload = {"sealed": crypto.encrypt(json.dumps(kept).encode(), aad=_payload_aad(actor))}
     approval = StepUpApproval(
         token=secrets.token_urlsafe(32),
         account_id=actor.account_id,
@@ -183,6 +189,18 @@ def request_approval(session: Session, actor: Actor, operation: Operation) -> St
         digest=operation.digest,
     )  # fmt: skip
     return approval
+
+
+def _payload_aad(actor: Actor) -> bytes:
+    return f"stepup:{actor.account_id}".encode()
+
+
+def kept_input(approval: StepUpApproval, actor: Actor) -> dict[str, Any]:
+    """What the user typed for the pending operation (``{"form": {name: [values]}}`` or ``{"json": …}``)."""
+    sealed = (approval.payload or {}).get("sealed")
+    if not sealed:
+        return {}
+    return json.loads(crypto.decrypt(sealed, aad=_payload_aad(actor)))
 
 
 def get_pending(session: Session, actor: Actor, token: str) -> StepUpApproval | None:

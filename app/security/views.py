@@ -137,10 +137,15 @@ def confirm(token: str) -> str | Response | tuple[str, int]:
             stepup.approve(db.session, actor, approval)
             return _continue(approval)
         g.mbolo_rollback = False
-        return render_template(
-            "security/stepup.html", approval=approval, label=label, form=form, expired=expired
-        ), 422
-    return render_template("security/stepup.html", approval=approval, label=label, form=form, expired=expired)
+        return _prompt(approval, label, form, expired), 422
+    return _prompt(approval, label, form, expired)
+
+
+def _prompt(approval: object, label: object, form: CodeForm, expired: bool) -> str:
+    kept = stepup.kept_input(approval, current_actor()).get("form", {}) if expired else {}  # type: ignore[arg-type]
+    return render_template(
+        "security/stepup.html", approval=approval, label=label, form=form, expired=expired, kept=kept
+    )
 
 
 def _continue(approval: object) -> str | Response:
@@ -149,7 +154,7 @@ def _continue(approval: object) -> str | Response:
         from flask import jsonify
 
         return jsonify(approved=True, approval=approval.token, action_url=approval.action_url)  # type: ignore[attr-defined]
-    payload = (approval.payload or {}).get("form", {})  # type: ignore[attr-defined]
+    payload = stepup.kept_input(approval, current_actor()).get("form", {})  # type: ignore[arg-type]
     return render_template(
         "security/stepup_continue.html", approval=approval, fields=payload, field_name=stepup.APPROVAL_FIELD
     )

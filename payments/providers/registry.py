@@ -1,6 +1,7 @@
 """Providers by name for a tenant. The embedded Sandbox is always there and is the default; another provider
-is offered only once a mutual has configured its credentials (``MBOLO_PAYMENT_PROVIDERS``:
-``{slug: {name: {...credentials}}}`` until the merchant-account screen stores them encrypted).
+is offered only once a mutual has configured its credentials: the encrypted ``provider_credentials`` table
+(merchant-account screen), then ``MBOLO_PAYMENT_PROVIDERS`` (``{slug: {name: {...credentials}}}``) as a
+fallback for tests and development.
 
 Adapters plug in with ``register(name, factory)``, ``factory(tenant, credentials) -> PaymentProvider``."""
 
@@ -29,8 +30,24 @@ def register(name: str, factory: Factory, label: str | None = None) -> None:
 
 
 def _configured(tenant: TenantRef) -> dict[str, dict[str, Any]]:
+    """The mutual's enabled merchant accounts from the encrypted table (``payments.credentials``) when the
+    session is in that tenant's context; ``MBOLO_PAYMENT_PROVIDERS`` fills in what the table lacks (tests)."""
     table = current_app.config.get("MBOLO_PAYMENT_PROVIDERS") or {}
-    return dict(table.get(tenant.slug) or {})
+    found = dict(table.get(tenant.slug) or {})
+    from app.extensions import db
+    from payments.credentials import configured, credentials_for
+    from tenants.context import current_tenant_of
+
+    active = current_tenant_of(db.session)
+    if active is not None and active.slug == tenant.slug:
+        for row in configured(db.session):
+            if not row.enabled:
+                found.pop(row.provider, None)  # disabled on the screen: off, whatever the config says
+                continue
+            values = credentials_for(db.session, tenant, row.provider)
+            if values is not None:
+                found[row.provider] = values
+    return found
 
 
 def enabled(tenant: TenantRef) -> list[str]:
