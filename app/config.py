@@ -125,6 +125,9 @@ def _security_settings(
         "MBOLO_BASE_URL": env.get("MBOLO_BASE_URL") or None,
         # The business date, fixed (ISO) for tests and demonstrations; unset in production.
         "MBOLO_TODAY": env.get("MBOLO_TODAY") or None,
+        # Online payments still pending after this many minutes expire (the poller asks the provider first).
+        "MBOLO_PAYMENT_EXPIRY_MINUTES": int(env.get("MBOLO_PAYMENT_EXPIRY_MINUTES", "30")),
+        "MBOLO_VERIFY_RATE": env.get("MBOLO_VERIFY_RATE", "30 per minute"),
         "MBOLO_IDLE_MINUTES": int(env.get("MBOLO_IDLE_MINUTES", "30")),
         "MBOLO_STEPUP_MINUTES": int(env.get("MBOLO_STEPUP_MINUTES", "5")),
         "MBOLO_INVITATION_HOURS": int(env.get("MBOLO_INVITATION_HOURS", "72")),
