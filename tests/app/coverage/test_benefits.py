@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,41 +16,15 @@ from app.coverage import benefits, products
 from app.coverage.benefits import BenefitInput
 from app.coverage.models import Benefit, BenefitCategory, Product, ProductBenefit
 from app.coverage.products import FieldErrors, SubsidyInput, TariffInput
-from app.database import TenantModel
 from app.errors import FieldError, Forbidden
-from app.extensions import db
 from app.security.actor import Actor
-from tenants.context import tenant_scope
+from tests.app.coverage.conftest import in_alpha
 from tests.fixtures.app import SYSTEM, node, unique
 from tests.fixtures.security import step_up
 
 SAMPLE = Path(__file__).parents[3] / "app" / "coverage" / "data" / "essential_medicines_sample.csv"
 MANAGER = ("FED-A", "mutual_manager")
 AGENT = ("ASS-A", "association_agent")
-
-
-def forget_tenant_rows(session: Session) -> None:
-    """Drop tenant rows before leaving the tenant, skipping those an earlier expunge took along."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, TenantModel) and obj in session:
-            session.expunge(obj)
-
-
-@pytest.fixture
-def alpha(session: Session, world) -> Iterator[Session]:
-    with tenant_scope(session, world.alpha):
-        yield session
-        session.rollback()
-        forget_tenant_rows(session)
-
-
-@contextmanager
-def in_alpha(app, world) -> Iterator[Session]:
-    with app.app_context(), tenant_scope(db.session, world.alpha):
-        try:
-            yield db.session
-        finally:
-            forget_tenant_rows(db.session)
 
 
 def make_product(session: Session, world) -> Product:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import select
@@ -17,13 +15,12 @@ from app.contributions.models import Due, Subscription
 from app.coverage import products
 from app.coverage.models import Basis, Periodicity, Product, ProductVersion
 from app.coverage.products import BandInput, FieldErrors, SubsidyInput, TariffInput
-from app.database import TenantModel, local_today
+from app.database import local_today
 from app.errors import DomainError, Forbidden
-from app.extensions import db
 from app.members import services as members
 from app.members.services import ConsentInput
 from app.security.actor import Actor
-from tenants.context import tenant_scope
+from tests.app.coverage.conftest import in_alpha
 from tests.app.members.conftest import person
 from tests.fixtures.app import SYSTEM, node, unique
 from tests.fixtures.security import step_up
@@ -32,32 +29,6 @@ D = dt.date
 JANUARY = D(2026, 1, 1)
 MANAGER = ("FED-A", "mutual_manager")
 AGENT = ("ASS-A", "association_agent")
-
-
-def forget_tenant_rows(session: Session) -> None:
-    """Drop tenant rows from the identity map before leaving the tenant, skipping those an earlier expunge
-    took along (a version's bands and subsidies): ``tenants.context``'s own sweep trips on them."""
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, TenantModel) and obj in session:
-            session.expunge(obj)
-
-
-@pytest.fixture
-def alpha(session: Session, world) -> Iterator[Session]:
-    with tenant_scope(session, world.alpha):
-        yield session
-        session.rollback()
-        forget_tenant_rows(session)
-
-
-@contextmanager
-def in_alpha(app, world) -> Iterator[Session]:
-    """The app's session in mutual alpha, outside any request (the web client must not share it)."""
-    with app.app_context(), tenant_scope(db.session, world.alpha):
-        try:
-            yield db.session
-        finally:
-            forget_tenant_rows(db.session)
 
 
 def tariff(**overrides: object) -> TariffInput:

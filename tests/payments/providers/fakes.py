@@ -18,6 +18,8 @@ from urllib.parse import parse_qs
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from payments.providers.base import StartRequest
+
 
 @dataclass
 class Seen:
@@ -210,3 +212,17 @@ class FakeOrangeMoney(FakeProvider):
                 return 400, {"code": 2, "message": "unknown transaction"}
             return 201, {"status": txn["status"], "order_id": txn["order_id"], "txnid": txn["txnid"]}
         return 404, {"code": 404, "message": "unknown route"}
+
+
+def start_request(provider: str, payment_id: str = "pay_123", *, phone: str | None = None) -> StartRequest:
+    """What the payments service asks a provider to start: a 5 000 F CFA contribution."""
+    return StartRequest(
+        payment_id=payment_id,
+        amount=5000,
+        currency="XOF",
+        description="Cotisation 2026",
+        customer_phone=phone,
+        return_url=f"https://mbolo.test/ndiaye/paiements/{payment_id}/retour",
+        cancel_url=f"https://mbolo.test/ndiaye/paiements/{payment_id}/annule",
+        webhook_url=f"https://mbolo.test/ndiaye/paiements/webhooks/{provider}",
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from payments.providers.base import ProviderError, ProviderStatus, SignatureInvalid, StartRequest
 from payments.providers.orange_money import OrangeMoneyProvider, notif_token_matches, split_ref
-from tests.payments.providers.fakes import FakeOrangeMoney, serve
+from tests.payments.providers.fakes import FakeOrangeMoney, serve, start_request
 
 CREDENTIALS = {"client_id": "om-client", "client_secret": "om-secret", "merchant_key": "mk-test"}
 
@@ -26,16 +26,7 @@ def provider(fake: FakeOrangeMoney, timeout: float = 2.0) -> OrangeMoneyProvider
 
 
 def request(payment_id: str = "pay_123") -> StartRequest:
-    return StartRequest(
-        payment_id=payment_id,
-        amount=5000,
-        currency="XOF",
-        description="Cotisation 2026",
-        customer_phone=None,
-        return_url="https://mbolo.test/ndiaye/paiements/pay_123/retour",
-        cancel_url="https://mbolo.test/ndiaye/paiements/pay_123/annule",
-        webhook_url="https://mbolo.test/ndiaye/paiements/webhooks/orange_money",
-    )
+    return start_request("orange_money", payment_id)
 
 
 def test_start_gets_a_token_then_creates_a_web_payment(fake: FakeOrangeMoney) -> None:

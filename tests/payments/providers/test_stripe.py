@@ -12,7 +12,7 @@ import stripe
 
 from payments.providers.base import ProviderError, ProviderStatus, SignatureInvalid, StartRequest
 from payments.providers.stripe_provider import StripeProvider
-from tests.payments.providers.fakes import FakeStripe, serve
+from tests.payments.providers.fakes import FakeStripe, serve, start_request
 
 WHSEC = "whsec_test_secret"
 
@@ -30,16 +30,7 @@ def provider(fake: FakeStripe, timeout: float = 2.0) -> StripeProvider:
 
 
 def request(payment_id: str = "pay_123") -> StartRequest:
-    return StartRequest(
-        payment_id=payment_id,
-        amount=5000,
-        currency="XOF",
-        description="Cotisation 2026",
-        customer_phone=None,
-        return_url="https://mbolo.test/ndiaye/paiements/pay_123/retour",
-        cancel_url="https://mbolo.test/ndiaye/paiements/pay_123/annule",
-        webhook_url="https://mbolo.test/ndiaye/paiements/webhooks/stripe",
-    )
+    return start_request("stripe", payment_id)
 
 
 def test_start_creates_a_checkout_session(fake: FakeStripe) -> None:

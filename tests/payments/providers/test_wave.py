@@ -11,7 +11,7 @@ import pytest
 
 from payments.providers.base import ProviderError, ProviderStatus, SignatureInvalid, StartRequest
 from payments.providers.wave import WaveProvider, sign
-from tests.payments.providers.fakes import FakeWave, serve
+from tests.payments.providers.fakes import FakeWave, serve, start_request
 
 SECRET = "wave_sn_WHS_test"
 
@@ -29,16 +29,7 @@ def provider(fake: FakeWave, timeout: float = 2.0) -> WaveProvider:
 
 
 def request(payment_id: str = "pay_123") -> StartRequest:
-    return StartRequest(
-        payment_id=payment_id,
-        amount=5000,
-        currency="XOF",
-        description="Cotisation 2026",
-        customer_phone="+221770000000",
-        return_url="https://mbolo.test/ndiaye/paiements/pay_123/retour",
-        cancel_url="https://mbolo.test/ndiaye/paiements/pay_123/annule",
-        webhook_url="https://mbolo.test/ndiaye/paiements/webhooks/wave",
-    )
+    return start_request("wave", payment_id, phone="+221770000000")
 
 
 def test_start_creates_a_session_with_an_idempotency_key(fake: FakeWave) -> None:
