@@ -29,11 +29,13 @@ class Credentials:
 
 
 def person_body(**overrides: object) -> dict[str, object]:
-    """A distinct adhérent each call (random names), enrolled at ASS-A with consent."""
+    """A distinct adhérent each call (random names), enrolled at ASS-A with consent. Random names may still
+    look alike to the duplicate check: tests that are not about duplicates confirm it is someone else."""
     token = uuid.uuid4().hex[:8]
     body: dict[str, object] = {
         "association": "ASS-A", "last_name": f"Ndiaye{token}", "first_names": f"Moussa{token}", "sex": "M",
         "birth": "1984-05-02", "trade": "tailleur", "consent": {"given_on": "2026-01-15"},
+        "confirm_not_duplicate": True,
     }  # fmt: skip
     return {**body, **overrides}
 

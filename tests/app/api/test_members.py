@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent, TenantAuditEvent
@@ -108,7 +110,7 @@ def test_bad_input_names_each_field_in_the_callers_language(api):
 
 def test_possible_duplicates_answer_409_until_confirmed(api):
     call = api()
-    body = person_body()
+    body = person_body(confirm_not_duplicate=False, birth=f"{1930 + uuid.uuid4().int % 60}-05-02")
     first = call("POST", MEMBERS, json=body)
     assert first.status_code == 201
     again = call("POST", MEMBERS, json=body)
