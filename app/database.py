@@ -12,10 +12,11 @@ Two identities connect:
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 import uuid
 
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import Enum, MetaData, create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase
 
@@ -42,6 +43,11 @@ class TenantModel(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def string_enum(kind: type[enum.StrEnum]) -> Enum:
+    """An enum stored as its values in a VARCHAR: adding a value needs no migration (no PostgreSQL type)."""
+    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 def local_today() -> dt.date:

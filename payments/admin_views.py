@@ -18,9 +18,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from app import clock
-from app.contributions.payments import money, parse_day
+from app.contributions.payments import parse_day
 from app.errors import DomainError, FieldError, NotFound
 from app.extensions import db
+from app.formatting import money
 from app.security import stepup
 from app.security.permissions import current_actor, requires
 from app.web.forms import show_error

@@ -8,14 +8,10 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import TenantModel, new_public_id, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from app.database import TenantModel, new_public_id, string_enum, utcnow
 
 
 class OnlineStatus(enum.StrEnum):
@@ -51,7 +47,7 @@ class OnlinePayment(TenantModel):
     provider: Mapped[str] = mapped_column(String(30))
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="XOF")
-    status: Mapped[OnlineStatus] = mapped_column(_enum(OnlineStatus), default=OnlineStatus.created)
+    status: Mapped[OnlineStatus] = mapped_column(string_enum(OnlineStatus), default=OnlineStatus.created)
     provider_ref: Mapped[str | None] = mapped_column(String(120))
     redirect_url: Mapped[str | None] = mapped_column(String(1000))
     instructions: Mapped[str | None] = mapped_column(String(1000))
@@ -80,7 +76,7 @@ class PaymentEvent(TenantModel):
     payment_id: Mapped[int] = mapped_column(ForeignKey("online_payments.id"), index=True)
     from_status: Mapped[str] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
-    source: Mapped[EventSource] = mapped_column(_enum(EventSource))
+    source: Mapped[EventSource] = mapped_column(string_enum(EventSource))
     provider_event_id: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(String(300))
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -18,6 +18,7 @@ from app.audit.services import record_event
 from app.contributions import payments as contributions
 from app.contributions.models import Payment, PaymentStatus
 from app.errors import DomainError, FieldError, NotFound
+from app.formatting import money
 from app.members.models import Member
 from app.security.actor import Actor
 from hierarchy.models import Node
@@ -82,7 +83,7 @@ def check_refund(
     if value > rest:
         raise FieldError(
             "amount",
-            _l("Au plus %(rest)s : le reste remboursable de ce paiement.", rest=contributions.money(rest)),
+            _l("Au plus %(rest)s : le reste remboursable de ce paiement.", rest=money(rest)),
         )
     clean = contributions.clean_reason(reason)
     linked = live_contribution(session, payment)

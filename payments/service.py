@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.contributions.models import Payment
-from app.contributions.payments import money, parse_amount, record_payment
+from app.contributions.payments import parse_amount, record_payment
 from app.database import utcnow
 from app.errors import DomainError, FieldError
+from app.formatting import money
 from app.members.models import Member
 from app.security.actor import Actor
 from payments.models import EventSource, OnlinePayment, OnlineStatus, PaymentEvent, PaymentInbox

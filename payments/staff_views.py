@@ -27,6 +27,7 @@ from app.contributions import payments as contributions
 from app.contributions.models import Payment
 from app.errors import DomainError, FieldError, Forbidden, NotFound
 from app.extensions import db
+from app.formatting import money
 from app.members.models import Member
 from app.members.services import visible_association_ids
 from app.security import stepup
@@ -48,7 +49,7 @@ EXPORT_LIMIT = 100_000
 @bp.context_processor
 def wording() -> dict[str, Any]:
     return {
-        "money": contributions.money,
+        "money": money,
         "status_labels": STATUS_LABELS,
         "provider_labels": registry.LABELS,
     }
@@ -256,9 +257,9 @@ def _refund_operation(payment: OnlinePayment, member: Member, amount: int, reaso
                 f"{payment.public_id} ({registry.LABELS.get(payment.provider, payment.provider)})",
             ),
             (_l("Adhérent"), f"{member.full_name} ({member.number})"),
-            (_l("Montant payé"), contributions.money(payment.amount)),
-            (_l("Déjà remboursé"), contributions.money(payment.refunded_amount)),
-            (_l("À rembourser"), contributions.money(amount)),
+            (_l("Montant payé"), money(payment.amount)),
+            (_l("Déjà remboursé"), money(payment.refunded_amount)),
+            (_l("À rembourser"), money(amount)),
             (_l("Motif"), reason),
         ),
     )
@@ -280,7 +281,7 @@ def refund(public_id: str) -> str | BaseResponse | tuple[str, int]:
     except DomainError as error:
         show_error(form, error)
         return _detail_page(payment, member, form), 422
-    flash(_l("Remboursement de %(amount)s enregistré.", amount=contributions.money(plan.amount)), "info")
+    flash(_l("Remboursement de %(amount)s enregistré.", amount=money(plan.amount)), "info")
     return redirect(url_for(".detail", public_id=payment.public_id), 303)
 
 

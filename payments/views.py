@@ -16,6 +16,7 @@ from app.contributions import receipts
 from app.contributions.models import Due, DueStatus, Payment
 from app.errors import DomainError, FieldError
 from app.extensions import csrf, db
+from app.formatting import money
 from app.members.models import Member
 from app.members.services import get_member
 from app.security.actor import Actor
@@ -98,7 +99,7 @@ def sandbox_phone(provider_ref: str) -> str | BaseResponse:
             service.receive_webhook(db.session, current_tenant(), "sandbox", body, headers)  # in-process
         db.session.commit()
         return redirect(charge.return_url, 303)
-    return render_template("payments/sandbox.html", charge=charge, money=contributions.money)
+    return render_template("payments/sandbox.html", charge=charge, money=money)
 
 
 # --- the pay link ------------------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ def pay(token: str) -> str | BaseResponse:
         labels=registry.LABELS,
         token=token,
         error=error,
-        money=contributions.money,
+        money=money,
         period_label=contributions.period_label,
     )
 
@@ -216,7 +217,7 @@ def pay_return(token: str, public_id: str) -> str:
         payment=payment,
         receipt=receipt,
         token=token,
-        money=contributions.money,
+        money=money,
         labels=service.STATUS_LABELS,
     )
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import TenantModel, new_public_id, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from app.database import TenantModel, new_public_id, string_enum, utcnow
 
 
 class SubscriptionStatus(enum.StrEnum):
@@ -34,7 +30,7 @@ class Subscription(TenantModel):
     start_date: Mapped[dt.date]
     end_date: Mapped[dt.date | None]
     status: Mapped[SubscriptionStatus] = mapped_column(
-        _enum(SubscriptionStatus), default=SubscriptionStatus.active
+        string_enum(SubscriptionStatus), default=SubscriptionStatus.active
     )
     end_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -68,7 +64,7 @@ class Due(TenantModel):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))  # the adhérent (denormalised, for speed)
     version_id: Mapped[int] = mapped_column(ForeignKey("product_versions.id"))  # the tariff that priced it
-    kind: Mapped[DueKind] = mapped_column(_enum(DueKind), default=DueKind.contribution)
+    kind: Mapped[DueKind] = mapped_column(string_enum(DueKind), default=DueKind.contribution)
     period_start: Mapped[dt.date]
     period_end: Mapped[dt.date]
     due_date: Mapped[dt.date]
@@ -77,7 +73,7 @@ class Due(TenantModel):
     subsidy_amount: Mapped[int] = mapped_column(default=0)
     member_amount: Mapped[int]
     paid_amount: Mapped[int] = mapped_column(default=0)  # sum of live allocations
-    status: Mapped[DueStatus] = mapped_column(_enum(DueStatus), default=DueStatus.open)
+    status: Mapped[DueStatus] = mapped_column(string_enum(DueStatus), default=DueStatus.open)
     cancelled_reason: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -109,7 +105,7 @@ class Payment(TenantModel):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)  # the adhérent
     amount: Mapped[int]
-    method: Mapped[PaymentMethod] = mapped_column(_enum(PaymentMethod), default=PaymentMethod.cash)
+    method: Mapped[PaymentMethod] = mapped_column(string_enum(PaymentMethod), default=PaymentMethod.cash)
     receipt_number: Mapped[str] = mapped_column(String(40), unique=True)
     received_on: Mapped[dt.date]
     association_id: Mapped[int]  # where it was received (hierarchy node)
@@ -117,7 +113,7 @@ class Payment(TenantModel):
     agent_label: Mapped[str] = mapped_column(String(200))
     #: The online payment it came from (payments package), if any: applied once.
     external_ref: Mapped[str | None] = mapped_column(String(100), unique=True)
-    status: Mapped[PaymentStatus] = mapped_column(_enum(PaymentStatus), default=PaymentStatus.valid)
+    status: Mapped[PaymentStatus] = mapped_column(string_enum(PaymentStatus), default=PaymentStatus.valid)
     cancelled_at: Mapped[dt.datetime | None]
     cancelled_reason: Mapped[str | None] = mapped_column(String(300))
     #: A correction cancels the original and points to it.
@@ -164,7 +160,7 @@ class SubsidyReceivable(TenantModel):
     period_start: Mapped[dt.date]
     amount: Mapped[int] = mapped_column(BigInteger)  # a funder's month can pass 2**31 F CFA
     status: Mapped[ReceivableStatus] = mapped_column(
-        _enum(ReceivableStatus), default=ReceivableStatus.expected
+        string_enum(ReceivableStatus), default=ReceivableStatus.expected
     )
     claimed_on: Mapped[dt.date | None]
     received_amount: Mapped[int] = mapped_column(BigInteger, default=0)

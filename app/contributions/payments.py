@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import format_currency, format_date, get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, text
@@ -727,11 +727,6 @@ def day_payments(session: Session, tenant: TenantRef, actor: Actor, day: dt.date
 
 
 # --- wording shared by the screens and the receipt ---------------------------------------------------------
-
-
-def money(amount: int) -> str:
-    """``4 000 F CFA`` (in the user's language's way)."""
-    return format_currency(amount, "XOF")
 
 
 def long_date(day: dt.date) -> str:

@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
 from app.contributions.models import Allocation, Due, Payment, PaymentStatus
-from app.contributions.payments import METHOD_LABELS, money, period_label
+from app.contributions.payments import METHOD_LABELS, period_label
+from app.formatting import money
 from app.members.cards import latin1
 from app.members.models import Member
 from app.security.actor import Actor

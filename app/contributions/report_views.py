@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import format_currency, format_date, format_percent
+from flask_babel import format_date, format_percent
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
@@ -21,6 +21,7 @@ from app import clock
 from app.contributions import forecast as reports
 from app.errors import DomainError
 from app.extensions import db
+from app.formatting import money
 from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
 from tenants.resolution import current_tenant, install_resolution
@@ -41,11 +42,6 @@ QUARTER_LABELS = {
     3: _l("3e trimestre {year}"),
     4: _l("4e trimestre {year}"),
 }
-
-
-def money(amount: int) -> str:
-    """``125 000 F CFA``."""
-    return format_currency(amount, "XOF")
 
 
 def rate(value: float | None) -> str:

@@ -22,6 +22,7 @@ from app.contributions.forms import CancelForm, CorrectForm, DayForm, PaymentFor
 from app.contributions.models import Payment
 from app.errors import DomainError, FieldError, Forbidden, NotFound
 from app.extensions import db
+from app.formatting import money
 from app.members.models import Member
 from app.members.services import get_member
 from app.security import stepup
@@ -37,7 +38,7 @@ install_resolution(bp)
 @bp.context_processor
 def wording() -> dict[str, Any]:
     return {
-        "money": payments.money,
+        "money": money,
         "long_date": payments.long_date,
         "period_label": payments.period_label,
         "method_labels": payments.METHOD_LABELS,
@@ -165,7 +166,7 @@ def _receipt_message(payment: Payment) -> Markup:
     """Flash text with a link (kept as Markup through the session; every part is escaped)."""
     return Markup('{} <a href="{}">{}</a>').format(
         _("Paiement de %(amount)s enregistré : reçu n° %(number)s.",
-          amount=payments.money(payment.amount), number=payment.receipt_number),
+          amount=money(payment.amount), number=payment.receipt_number),
         url_for("contributions.receipt", payment_public_id=payment.public_id),
         _("Imprimer le reçu"),
     )  # fmt: skip
@@ -192,11 +193,11 @@ def _operation(payment: Payment, reason: str, new_amount: int | None = None) -> 
     summary: list[tuple[object, object]] = [
         (_l("Reçu"), payment.receipt_number),
         (_l("Adhérent"), f"{member.full_name} ({member.number})"),
-        (_l("Montant"), payments.money(payment.amount)),
+        (_l("Montant"), money(payment.amount)),
     ]
     if new_amount is not None:
         data["new_amount"] = new_amount
-        summary.append((_l("Montant corrigé"), payments.money(new_amount)))
+        summary.append((_l("Montant corrigé"), money(new_amount)))
     summary.append((_l("Motif"), reason))
     return stepup.Operation("payments.cancel", data, tuple(summary))
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import TenantModel, new_public_id, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from app.database import TenantModel, new_public_id, string_enum, utcnow
 
 
 class Basis(enum.StrEnum):
@@ -71,10 +67,10 @@ class ProductVersion(TenantModel):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     number: Mapped[int]
     effective_from: Mapped[dt.date]
-    basis: Mapped[Basis] = mapped_column(_enum(Basis))
+    basis: Mapped[Basis] = mapped_column(string_enum(Basis))
     #: The flat amount per period (when no bands apply, or for sizes/ages no band covers).
     amount: Mapped[int] = mapped_column(default=0)
-    periodicity: Mapped[Periodicity] = mapped_column(_enum(Periodicity))
+    periodicity: Mapped[Periodicity] = mapped_column(string_enum(Periodicity))
     joining_fee: Mapped[int] = mapped_column(default=0)
     waiting_days: Mapped[int] = mapped_column(default=0)
     grace_days: Mapped[int] = mapped_column(default=0)
@@ -96,7 +92,7 @@ class TariffBand(TenantModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("product_versions.id"), index=True)
-    dimension: Mapped[BandDimension] = mapped_column(_enum(BandDimension))
+    dimension: Mapped[BandDimension] = mapped_column(string_enum(BandDimension))
     low: Mapped[int]
     high: Mapped[int]
     amount: Mapped[int]
@@ -135,7 +131,7 @@ class Benefit(TenantModel):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(30), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[BenefitCategory] = mapped_column(_enum(BenefitCategory))
+    category: Mapped[BenefitCategory] = mapped_column(string_enum(BenefitCategory))
     inn: Mapped[str | None] = mapped_column(String(120))  # medicines: international non-proprietary name
     form: Mapped[str | None] = mapped_column(String(60))
     strength: Mapped[str | None] = mapped_column(String(60))

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-from flask_babel import format_currency, format_decimal
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -33,6 +33,7 @@ from app.coverage.models import (
     VersionSubsidy,
 )
 from app.errors import DomainError, FieldError, Forbidden, NotFound
+from app.formatting import money
 from app.security.actor import Actor
 from tenants.context import TenantRef
 from tenants.models import Tenant
@@ -109,11 +110,6 @@ class Collector:
 
 
 # --- parsing typed values ----------------------------------------------------------------------------------
-
-
-def money(amount: int) -> str:
-    """125000 → "125 000 F CFA" (XOF has no minor unit in CLDR: no decimals are shown)."""
-    return format_currency(amount, "XOF")
 
 
 def _blank(value: object) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template, request
-from flask_babel import format_currency
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -17,6 +16,7 @@ from app import clock
 from app.coverage import rights
 from app.errors import FieldError
 from app.extensions import db
+from app.formatting import money
 from app.members import services
 from app.members.rules import RELATIONSHIP_LABELS, STATUS_LABELS
 from app.security.permissions import current_actor, requires
@@ -36,11 +36,6 @@ class DayForm(FlaskForm):
         validators=[Optional(), Length(max=10)],
         render_kw={"type": "date"},
     )
-
-
-def money(amount: int) -> str:
-    """125000 → "125 000 F CFA" (XOF has no minor unit)."""
-    return format_currency(amount, "XOF")
 
 
 @bp.context_processor

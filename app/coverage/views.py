@@ -29,6 +29,7 @@ from app.coverage.forms import (
 from app.coverage.models import Benefit, Product
 from app.errors import DomainError, FieldError, Forbidden, NotFound
 from app.extensions import db
+from app.formatting import money
 from app.security import stepup
 from app.security.permissions import current_actor, requires
 from app.web.forms import show_error
@@ -64,7 +65,7 @@ def requires_reader(view: F) -> F:
 @bp.context_processor
 def helpers() -> dict[str, Any]:
     return {
-        "money": products.money,
+        "money": money,
         "describe_tariff": products.describe_tariff,
         "describe_coverage": benefits.describe_coverage,
         "category_labels": benefits.CATEGORY_LABELS,

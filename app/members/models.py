@@ -10,15 +10,11 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import TenantModel, new_public_id, utcnow
-
-
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+from app.database import TenantModel, new_public_id, string_enum, utcnow
 
 
 class Sex(enum.StrEnum):
@@ -57,11 +53,11 @@ class Member(TenantModel):
     principal_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     #: How an ayant droit is related to the adhérent (column "relationship").
     relation: Mapped[Relationship] = mapped_column(
-        "relationship", _enum(Relationship), default=Relationship.principal
+        "relationship", string_enum(Relationship), default=Relationship.principal
     )
     last_name: Mapped[str] = mapped_column(String(80))
     first_names: Mapped[str] = mapped_column(String(120))
-    sex: Mapped[Sex] = mapped_column(_enum(Sex))
+    sex: Mapped[Sex] = mapped_column(string_enum(Sex))
     #: The exact date when known; otherwise only ``birth_year`` ("vers 1980").
     birth_date: Mapped[dt.date | None]
     birth_year: Mapped[int]
@@ -76,7 +72,7 @@ class Member(TenantModel):
     #: The association of enrolment (a hierarchy node id of this mutual); ayants droit share their adhérent's.
     association_id: Mapped[int] = mapped_column(index=True)
     enrolled_on: Mapped[dt.date]
-    status: Mapped[MemberStatus] = mapped_column(_enum(MemberStatus), default=MemberStatus.pending)
+    status: Mapped[MemberStatus] = mapped_column(string_enum(MemberStatus), default=MemberStatus.pending)
     status_changed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     #: Path of the resized photo under the media directory (never in the row itself).
     photo_path: Mapped[str | None] = mapped_column(String(200))
@@ -182,7 +178,7 @@ class MemberImport(TenantModel):
     columns: Mapped[list[str]] = mapped_column(JSON, default=list)
     mapping: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     association_id: Mapped[int | None]
-    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), default=ImportStatus.uploaded)
+    status: Mapped[ImportStatus] = mapped_column(string_enum(ImportStatus), default=ImportStatus.uploaded)
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
     created_count: Mapped[int] = mapped_column(default=0)

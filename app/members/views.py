@@ -3,6 +3,7 @@ drafts, the member page (household, history, consent, status)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -10,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
+from app import dates
 from app.database import local_today
 from app.errors import DomainError, FieldError
 from app.extensions import db
@@ -152,6 +154,14 @@ def _form_for(step: str, data: dict[str, Any], formdata: Any = None) -> Any:
     return form
 
 
+def _past_day(raw: str | None, field: str) -> dt.date:
+    """A day typed JJ/MM/AAAA that has already come (consent given, status effective)."""
+    day = dates.parse_day(raw, field)
+    if day > local_today():
+        raise FieldError(field, _l("Cette date est dans le futur."))
+    return day
+
+
 def _check_step(step: str, data: dict[str, Any]) -> None:
     """The rules of one step, on everything typed so far (errors of this step's fields only)."""
     tenant, actor = current_tenant(), current_actor()
@@ -166,7 +176,7 @@ def _check_step(step: str, data: dict[str, Any]) -> None:
         consent = data.get("consent", {})
         if not consent.get("consent"):
             raise FieldError("consent", _l("Le consentement signé est nécessaire pour activer les droits."))
-        services.parse_birth(consent.get("given_on", ""), local_today(), "given_on")
+        _past_day(consent.get("given_on", ""), "given_on")
 
 
 @bp.route("/inscription", methods=["GET", "POST"], defaults={"draft_id": None, "step": "identity"})
@@ -334,7 +344,7 @@ def _enrol_from(draft: EnrolmentDraft, *, allow_duplicates: bool) -> Member:
     for step in ("identity", "contact", "consent"):
         _check_step(step, data)
     consent = data.get("consent", {})
-    given_on, _year = services.parse_birth(consent.get("given_on", ""), local_today(), "given_on")
+    given_on = _past_day(consent.get("given_on", ""), "given_on")
     return services.enrol(
         db.session, current_tenant(), current_actor(),
         person=_person_input(data), association_id=int(data["identity"]["association"]),
@@ -346,7 +356,7 @@ def _enrol_from(draft: EnrolmentDraft, *, allow_duplicates: bool) -> Member:
             )
             for d in data.get("dependants", [])
         ],
-        consent=services.ConsentInput(given_on=given_on or local_today()),
+        consent=services.ConsentInput(given_on=given_on),
         allow_duplicates=allow_duplicates,
     )  # fmt: skip
 
@@ -402,10 +412,10 @@ def change_status(public_id: str) -> str | Response | tuple[str, int]:
     member = _member(public_id, "members.manage")
     form = StatusForm()
     try:
-        effective, _year = (
-            services.parse_birth(form.effective_on.data, local_today(), "effective_on")
+        effective = (
+            _past_day(form.effective_on.data, "effective_on")
             if (form.effective_on.data or "").strip()
-            else (None, 0)
+            else None
         )
         services.change_status(
             db.session, current_tenant(), current_actor(), member, form.status.data or "",
@@ -444,10 +454,10 @@ def record_consent(public_id: str) -> str | Response | tuple[str, int]:
     try:
         if not form.consent.data:
             raise FieldError("consent", _l("Cochez la case une fois le texte lu et signé."))
-        given_on, _year = services.parse_birth(form.given_on.data or "", local_today(), "given_on")
+        given_on = _past_day(form.given_on.data, "given_on")
         services.record_consent(
             db.session, current_tenant(), current_actor(), member,
-            services.ConsentInput(given_on=given_on or local_today()),
+            services.ConsentInput(given_on=given_on),
         )  # fmt: skip
         flash(_l("Consentement enregistré."), "info")
         return redirect(url_for("members.detail", public_id=public_id))

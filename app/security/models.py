@@ -7,10 +7,10 @@ import enum
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Column, Enum, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.database import SharedModel, new_public_id, utcnow
+from app.database import SharedModel, new_public_id, string_enum, utcnow
 
 
 class AccountStatus(enum.StrEnum):
@@ -30,10 +30,6 @@ class TextSize(enum.StrEnum):
     large = "large"
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
-
-
 class Account(UserMixin, SharedModel):
     __tablename__ = "accounts"
 
@@ -46,10 +42,10 @@ class Account(UserMixin, SharedModel):
     #: Deferred: loaded only where a password is checked, so tenant roles need no right on this column.
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     locale: Mapped[str] = mapped_column(String(8), default="fr")
-    ui_density: Mapped[Density] = mapped_column(_enum(Density), default=Density.comfortable)
-    ui_text_size: Mapped[TextSize] = mapped_column(_enum(TextSize), default=TextSize.normal)
+    ui_density: Mapped[Density] = mapped_column(string_enum(Density), default=Density.comfortable)
+    ui_text_size: Mapped[TextSize] = mapped_column(string_enum(TextSize), default=TextSize.normal)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[AccountStatus] = mapped_column(_enum(AccountStatus), default=AccountStatus.active)
+    status: Mapped[AccountStatus] = mapped_column(string_enum(AccountStatus), default=AccountStatus.active)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     last_login_at: Mapped[dt.datetime | None]
@@ -155,7 +151,7 @@ class AccountToken(SharedModel):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    purpose: Mapped[TokenPurpose] = mapped_column(_enum(TokenPurpose))
+    purpose: Mapped[TokenPurpose] = mapped_column(string_enum(TokenPurpose))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
