@@ -21,14 +21,15 @@ def current_tenant() -> TenantRef:
 
 def _refuse_outsiders(tenant: Tenant) -> None:
     """Staff reach a mutual's pages only with a grant on its fédération's branch (above it, or within it);
-    anyone else gets 403, recorded as a cross-tenant attempt. Public pages (card checks) stay open."""
+    anyone else gets 403, recorded as a cross-tenant attempt. Public pages (card checks) and the member portal
+    (its own sign-in, per mutual) stay open."""
     from flask import current_app, request
     from flask_login import current_user
 
-    from app.security.permissions import PUBLIC, current_actor
+    from app.security.permissions import MEMBER, PUBLIC, current_actor
 
     view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "permission", None) == PUBLIC or not current_user.is_authenticated:
+    if getattr(view, "permission", None) in (PUBLIC, MEMBER) or not current_user.is_authenticated:
         return
     actor, branch = current_actor(), tenant.federation.path
     if actor.is_platform_admin or any(

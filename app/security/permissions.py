@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 PUBLIC = "public"
 #: Any signed-in staff member (their own account pages): no permission beyond being signed in.
 SIGNED_IN = "signed_in"
+#: A member signed in to the portal of their mutual (``portal.auth.member_required``), not a staff member.
+MEMBER = "member"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -65,9 +67,13 @@ PERMISSIONS = {
         Permission("care.record", _l("Saisir des prestations et des factures")),
         Permission("care.validate_invoice", _l("Valider des factures de prestataires"), critical=True),
         Permission("care.medical_control", _l("Contrôle médical et accords préalables")),
+        Permission("care.check_eligibility", _l("Vérifier les droits d'un bénéficiaire au guichet")),
+        Permission("providers.manage", _l("Gérer les prestataires et leurs conventions")),
         Permission("complaints.read", _l("Consulter les réclamations")),
         Permission("complaints.handle", _l("Traiter les réclamations")),
+        Permission("complaints.configure", _l("Régler les délais de traitement des réclamations")),
         Permission("reports.read", _l("Consulter les indicateurs et rapports")),
+        Permission("alerts.manage", _l("Régler les seuils d'alerte, acquitter les alertes, produire les rapports")),
         Permission("data.export", _l("Exporter des données personnelles en masse"), critical=True),
     )
 }
@@ -80,7 +86,7 @@ _READ_CONSOLIDATED = {
 #: code → (name, default permissions). Seeded once; administrators may edit them afterwards.
 BUILT_IN_PROFILES: dict[str, tuple[object, frozenset[str]]] = {
     "platform_admin": (_l("Administrateur plateforme"), frozenset(PERMISSIONS)),
-    "supervisor": (_l("Superviseur"), frozenset(_READ_CONSOLIDATED)),
+    "supervisor": (_l("Superviseur"), frozenset(_READ_CONSOLIDATED | {"alerts.manage"})),
     "mutual_manager": (
         _l("Gestionnaire de mutuelle"),
         frozenset(
@@ -98,7 +104,11 @@ BUILT_IN_PROFILES: dict[str, tuple[object, frozenset[str]]] = {
                 "payments.validate",
                 "payments.refund",
                 "complaints.handle",
+                "complaints.configure",
                 "care.record",
+                "care.check_eligibility",
+                "providers.manage",
+                "alerts.manage",
                 "data.export",
             }
         )
@@ -130,6 +140,7 @@ BUILT_IN_PROFILES: dict[str, tuple[object, frozenset[str]]] = {
                 "members.read",
                 "care.read",
                 "care.medical_control",
+                "care.check_eligibility",
                 "care.validate_invoice",
                 "reports.read",
             }
@@ -165,6 +176,11 @@ BUILT_IN_PROFILES: dict[str, tuple[object, frozenset[str]]] = {
                 "notifications.send",
             }
         ),
+    ),  # fmt: skip
+    "provider_staff": (
+        _l("Personnel d'un prestataire de soins"),
+        # Limited to their own establishment by the care services (provider_users), not by the node alone.
+        frozenset({"care.check_eligibility", "care.record"}),
     ),  # fmt: skip
 }
 

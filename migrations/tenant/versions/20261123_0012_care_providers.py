@@ -1,0 +1,22 @@
+"""care providers (placeholder: filled by the issue that owns it)
+
+Revision ID: t0012
+Revises: t0011
+Create Date: 2026-11-23
+"""
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+revision = "t0012"
+down_revision = "t0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
