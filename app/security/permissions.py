@@ -73,7 +73,7 @@ PERMISSIONS = {
         Permission("complaints.handle", _l("Traiter les réclamations")),
         Permission("complaints.configure", _l("Régler les délais de traitement des réclamations")),
         Permission("reports.read", _l("Consulter les indicateurs et rapports")),
-        Permission("alerts.manage", _l("Régler les seuils d'alerte, acquitter les alertes, produire les rapports")),
+        Permission("alerts.manage", _l("Régler et acquitter les alertes, produire les rapports")),
         Permission("data.export", _l("Exporter des données personnelles en masse"), critical=True),
     )
 }
