@@ -85,6 +85,8 @@ def grant_shared_privileges(connection: Connection) -> None:
     if "audit_events" in tables:
         connection.exec_driver_sql(f'REVOKE UPDATE, DELETE ON public.audit_events FROM "{app_role}"')
         connection.exec_driver_sql(f'GRANT SELECT, INSERT ON public.audit_events TO "{group}"')
+    if "staff_messages" in tables:  # notify_staff from inside a mutual's work (delivery runs as the app role)
+        connection.exec_driver_sql(f'GRANT SELECT, INSERT ON public.staff_messages TO "{group}"')
     for table in TENANT_READABLE:
         if table in tables:
             connection.exec_driver_sql(f'GRANT SELECT ON public."{table}" TO "{group}"')

@@ -31,7 +31,6 @@ from app.contributions.models import Payment
 from app.contributions.payments import parse_amount, record_payment
 from app.database import utcnow
 from app.errors import DomainError, FieldError
-from app.formatting import money
 from app.members.models import Member
 from app.security.actor import Actor
 from payments.models import EventSource, OnlinePayment, OnlineStatus, PaymentEvent, PaymentInbox
@@ -394,19 +393,16 @@ def credit(session: Session, tenant: TenantRef, payment: OnlinePayment) -> Payme
     first = payment.contribution_payment_id is None
     payment.contribution_payment_id = received.id
     session.flush()
-    if first and principal.phone:
-        from notifications.services import queue_message
+    if first:
+        from notifications.services import notify
 
-        queue_message(
+        notify(
             session,
             tenant,
             SYSTEM,
-            channel="sms",
-            recipient=principal.phone,
-            body=(
-                f"Paiement reçu : {money(payment.amount)} pour vos cotisations. "
-                f"Reçu n° {received.receipt_number}."
-            ),
+            event="payment.received",
+            member=principal,
+            context={"amount": payment.amount, "receipt_number": received.receipt_number},
         )
     return received
 

@@ -436,6 +436,11 @@ def record_payment(
     created = _apply_credit(session, principal.id)
     if created:
         _refresh_rights(session, principal.id)
+    if ref is None:  # at the counter (online payments tell the member from payments.service)
+        from notifications.services import notify
+
+        notify(session, tenant, actor, event="payment.received", member=principal,
+               context={"amount": value, "receipt_number": number})  # fmt: skip
     record_event(
         session, actor, "contributions.payment_recorded", target_type="payment", target_id=number,
         after={**_snapshot(payment), "member": principal.number, "external_ref": ref},
