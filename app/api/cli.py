@@ -55,8 +55,8 @@ def _grant(value: str) -> tuple[str, str]:
 @click.option(
     "--scope",
     default="",
-    help="Space-separated permissions (default: all of members.read, "
-    "members.enrol, members.manage); the account's grants still apply.",
+    help="Space-separated permissions (default: all of members.read, members.enrol, members.manage, "
+    "care.check_eligibility, care.record); the account's grants still apply.",
 )
 @click.option("--new-account", is_flag=True, help="Create --account as a service account (no password).")
 @click.option("--full-name", default="", help="With --new-account: the account's name.")

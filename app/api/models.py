@@ -20,7 +20,7 @@ from app.database import SharedModel, utcnow
 from app.security.models import Account, AccountStatus
 
 #: The permissions an API client may be given (and ask for as OAuth scopes).
-API_SCOPES = ("members.read", "members.enrol", "members.manage")
+API_SCOPES = ("members.read", "members.enrol", "members.manage", "care.check_eligibility", "care.record")
 GRANT_TYPE = "client_credentials"
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 

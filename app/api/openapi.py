@@ -524,6 +524,96 @@ def _paths() -> dict[str, Any]:
                 "period. Messages follow Accept-Language (French by default).",
             ),
         },
+        "/api/v1/{tenant_slug}/care/eligibility": {  # app/care/fhir_eligibility.py
+            "parameters": [_param("tenant_slug")],
+            "post": _operation(
+                "care.check_eligibility",
+                "Eligibility at a provider's counter: stored as a check and audited",
+                {
+                    "200": _json(
+                        _ref("Eligibility"), "Rights, plus check_id, name, provider, prior_approval."
+                    ),
+                    "400": _error("The body is not a JSON object."),
+                    "422": invalid,
+                },
+                operation_id="careEligibility",
+                requestBody={
+                    "required": True,
+                    "content": {
+                        JSON: {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "number": {"type": "string"},
+                                    "provider": {"type": "string", "description": "Provider code."},
+                                    "date": _DATE,
+                                },
+                                "required": ["number"],
+                            }
+                        }
+                    },
+                },
+            ),
+        },
+        "/api/v1/{tenant_slug}/fhir/CoverageEligibilityRequest": {
+            "parameters": [_param("tenant_slug")],
+            "post": _operation(
+                "care.check_eligibility",
+                "FHIR R4 CoverageEligibilityRequest → CoverageEligibilityResponse (patient = member number)",
+                {
+                    "200": {"description": "A FHIR R4 CoverageEligibilityResponse (application/fhir+json)."},
+                    "400": {
+                        "description": "A FHIR OperationOutcome: not a valid CoverageEligibilityRequest."
+                    },
+                    "422": {"description": "A FHIR OperationOutcome: no member number, unknown provider."},
+                },
+                operation_id="fhirCoverageEligibility",
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/fhir+json": {"schema": {"type": "object"}},
+                        JSON: {"schema": {"type": "object"}},
+                    },
+                },
+            ),
+        },  # fmt: skip
+        "/api/v1/{tenant_slug}/fhir/Claim": {  # app/care/fhir_claims.py
+            "parameters": [_param("tenant_slug")],
+            "post": _operation(
+                "care.record",
+                "FHIR R4 Claim → an invoice submitted, checked and valued → its ClaimResponse",
+                {
+                    "201": {"description": "A FHIR R4 ClaimResponse (200: the same Claim identifier again)."},
+                    "400": {"description": "A FHIR OperationOutcome: not a valid Claim."},
+                    "422": {
+                        "description": "A FHIR OperationOutcome: unknown member, act, provider; bad date."
+                    },
+                },
+                operation_id="fhirClaim",
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/fhir+json": {"schema": {"type": "object"}},
+                        JSON: {"schema": {"type": "object"}},
+                    },
+                },
+            ),
+        },
+        "/api/v1/{tenant_slug}/fhir/ClaimResponse/{ref}": {  # app/care/fhir_claims.py
+            "parameters": [
+                _param("tenant_slug"),
+                {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "get": _operation(
+                "care.record",
+                "The FHIR R4 ClaimResponse of an invoice (by number or id): each line's outcome and reasons",
+                {
+                    "200": {"description": "A FHIR R4 ClaimResponse (application/fhir+json)."},
+                    "404": {"description": "A FHIR OperationOutcome: no such invoice within reach."},
+                },
+                operation_id="fhirClaimResponse",
+            ),
+        },  # fmt: skip
         one + "/dependants": {
             "parameters": [_param("tenant_slug"), _param("number")],
             "post": _operation(
@@ -589,6 +679,8 @@ def document(*, server_url: str, token_url: str) -> dict[str, Any]:
                                 "members.read": "Read adhérents and ayants droit",
                                 "members.enrol": "Enrol adhérents and add ayants droit",
                                 "members.manage": "Change a beneficiary's status",
+                                "care.check_eligibility": "Check rights at a provider's counter",
+                                "care.record": "Submit care and invoices (FHIR Claim) and read their outcome",
                             },
                         }
                     },

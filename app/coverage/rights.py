@@ -18,8 +18,8 @@ Covered = the status allows it and at least one product covers the beneficiary. 
 (or the request's language), dates written out ("12 février 2027").
 
 Payments are counted as they stand now (``Due.paid_amount``), also when asking about a past day. Consumption
-of ceilings comes from care, which does not exist yet: ``consumed`` and ``consumed_times`` are the hooks it
-will fill.
+of ceilings comes from care: ``consumed`` and ``consumed_times`` sum the accepted lines of provider invoices
+submitted or later (``app/care``).
 
 ``refresh_rights`` / ``refresh_household`` / ``refresh_tenant`` keep the history (``RightsEvent``): a row,
 and an audit event, only when covered/not covered or the main reason changes. Everything here flushes and
@@ -353,17 +353,59 @@ def consumed(session: Session, member: Member, product_benefit: ProductBenefit, 
     """What was already paid out for ``product_benefit`` in calendar ``year``: (for this beneficiary, for
     their whole household), in XOF.
 
-    The hook care and invoices will fill (sum of the mutual's share of validated care for this benefit);
-    until care exists nothing is consumed, so the whole ceilings remain."""
-    return 0, 0
+    The mutual's share of accepted care lines (accepted or reduced, valued under this rule) of invoices
+    submitted or later (``app.care.controls.COUNTED_STATUSES``), by care date."""
+    from sqlalchemy import func
+
+    from app.care import controls
+    from app.care.claims_models import CareInvoice, CareLine, CareRecord
+
+    household = member.principal_id or member.id
+    in_household = select(Member.id).where(or_(Member.id == household, Member.principal_id == household))
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(CareLine.amount_accepted).filter(CareRecord.member_id == member.id), 0),
+            func.coalesce(func.sum(CareLine.amount_accepted), 0),
+        )
+        .join(CareRecord, CareRecord.id == CareLine.record_id)
+        .join(CareInvoice, CareInvoice.id == CareRecord.invoice_id)
+        .where(
+            CareRecord.member_id.in_(in_household.scalar_subquery()),
+            CareLine.product_benefit_id == product_benefit.id,
+            CareLine.outcome.in_(("accepted", "reduced")),
+            CareInvoice.status.in_(controls.COUNTED_STATUSES),
+            CareRecord.care_date >= dt.date(year, 1, 1),
+            CareRecord.care_date <= dt.date(year, 12, 31),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def consumed_times(
     session: Session, member: Member, product_benefit: ProductBenefit, since: dt.date, until: dt.date
 ) -> int:
     """How many times this beneficiary received ``product_benefit`` from ``since`` to ``until`` included —
-    for frequency limits. The hook care will fill; zero until then."""
-    return 0
+    for frequency limits: the accepted quantities of their care lines valued under this rule (invoices
+    submitted or later), by care date."""
+    from sqlalchemy import func
+
+    from app.care import controls
+    from app.care.claims_models import CareInvoice, CareLine, CareRecord
+
+    total = session.scalar(
+        select(func.coalesce(func.sum(CareLine.quantity_accepted), 0))
+        .join(CareRecord, CareRecord.id == CareLine.record_id)
+        .join(CareInvoice, CareInvoice.id == CareRecord.invoice_id)
+        .where(
+            CareRecord.member_id == member.id,
+            CareLine.product_benefit_id == product_benefit.id,
+            CareLine.outcome.in_(("accepted", "reduced")),
+            CareInvoice.status.in_(controls.COUNTED_STATUSES),
+            CareRecord.care_date >= since,
+            CareRecord.care_date <= until,
+        )
+    )
+    return int(total or 0)
 
 
 # --- parsing -----------------------------------------------------------------------------------------------
@@ -850,6 +892,9 @@ def _refresh_households(
             rights = evaluate(session, data, person, day)
             if (event := _record(session, rights, last.get(person.id))) is not None:
                 changes.append(event)
+    from notifications.triggers import rights_changed
+
+    rights_changed(session, changes, last)  # rights opened or suspended: tell the member
     return len(people), changes
 
 

@@ -60,6 +60,7 @@ CRITICAL_OPERATIONS: dict[str, object] = {
     "products.coverage": _l("Modifier la couverture d'un produit"),
     "payments.refund": _l("Rembourser un paiement en ligne"),
     "data.export": _l("Exporter des données personnelles"),
+    "care.validate_invoice": _l("Valider une facture de prestataire"),
 }
 
 

@@ -44,7 +44,9 @@ def test_the_document_declares_the_client_credentials_flow_and_resolves_its_refe
     doc = client.get("/api/v1/openapi.json").json
     flow = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
     assert flow["tokenUrl"].endswith("/api/v1/oauth/token") and flow["tokenUrl"].startswith("http")
-    assert set(flow["scopes"]) == {"members.read", "members.enrol", "members.manage"}
+    assert set(flow["scopes"]) == {
+        "members.read", "members.enrol", "members.manage", "care.check_eligibility", "care.record"
+    }  # fmt: skip
     assert {"Member", "Household", "Error", "Page"} <= set(doc["components"]["schemas"])
     references = set(re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', str(doc).replace("'", '"')))
     for kind, name in references:
