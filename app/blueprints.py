@@ -26,6 +26,20 @@ def register_blueprints(app: Flask) -> None:
     from app.members.card_views import bp as member_cards
 
     app.register_blueprint(member_cards, url_prefix="/<tenant_slug>")  # cards, photos, my data, /verify
+    from app.care import fhir_eligibility  # noqa: F401 - care API routes, before the API blueprint registers
+    from app.care.letter_views import bp as care_letters
+    from app.care.provider_views import bp as care_providers
+    from app.care.provider_views import counter_bp as care_counter
+
+    app.register_blueprint(care_providers, url_prefix="/<tenant_slug>/prestataires")  # register, conventions
+    app.register_blueprint(care_counter, url_prefix="/<tenant_slug>/guichet")  # eligibility at the counter
+    app.register_blueprint(care_letters, url_prefix="/<tenant_slug>/lettres")  # guarantee letters, QR check
+    from app.care.control_views import bp as care_control
+
+    app.register_blueprint(care_control, url_prefix="/<tenant_slug>/controle-medical")  # search, signals
+    from app.care.invoice_views import bp as care_invoices
+
+    app.register_blueprint(care_invoices, url_prefix="/<tenant_slug>/soins")  # invoices, review, batches
     from app.api.blueprint import bp as api
 
     app.register_blueprint(api, url_prefix="/api/v1")  # JSON API: OAuth 2 token, OpenAPI document, members
@@ -53,4 +67,24 @@ def register_blueprints(app: Flask) -> None:
     from payments.admin_views import bp as payments_admin
 
     app.register_blueprint(payments_admin, url_prefix="/<tenant_slug>/paiements/reglages")  # accounts
+    from portal.views import bp as portal
+
+    app.register_blueprint(portal, url_prefix="/<tenant_slug>/portail")  # the member portal (phone first)
+    from app.complaints.views import bp as complaints
+    from portal.complaints import bp as portal_complaints
+
+    app.register_blueprint(complaints, url_prefix="/<tenant_slug>/reclamations")  # queue, SLAs, counter
+    app.register_blueprint(portal_complaints, url_prefix="/<tenant_slug>/portail/reclamations")  # their own
+    from notifications.views import bp as notifications
+    from notifications.views import receipts_bp as notification_receipts
+    from notifications.views import staff_bp as staff_messages
+
+    app.register_blueprint(notifications, url_prefix="/<tenant_slug>/boite-envoi")  # outbox, detail, resend
+    app.register_blueprint(staff_messages, url_prefix="/admin/messages-personnel")  # messages to staff
+    app.register_blueprint(notification_receipts)  # /notifications/sms/accuse/<slug>: signed SMS receipts
+    from app.reports.views import bp as reports
+    from hierarchy.supervision.views import bp as supervision
+
+    app.register_blueprint(supervision, url_prefix="/supervision")  # dashboards, alerts, targets (snapshots)
+    app.register_blueprint(reports, url_prefix="/supervision/rapports")  # quarterly reports, archive
     app.register_blueprint(tenant_site, url_prefix="/<tenant_slug>")  # last: the catch-all prefix

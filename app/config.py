@@ -138,4 +138,10 @@ def _security_settings(
         "MBOLO_API_TOKEN_RATE": env.get("MBOLO_API_TOKEN_RATE", "30 per minute;300 per hour"),
         "MBOLO_SECURITY_ALERT_THRESHOLD": int(env.get("MBOLO_SECURITY_ALERT_THRESHOLD", "20")),
         "MBOLO_SECURITY_ALERT_WINDOW_MINUTES": int(env.get("MBOLO_SECURITY_ALERT_WINDOW_MINUTES", "15")),
+        # Member portal: sign-in limits per address (default: the staff one) and per member number, sessions.
+        "MBOLO_PORTAL_SIGN_IN_RATE": env.get("MBOLO_PORTAL_SIGN_IN_RATE") or None,
+        "MBOLO_PORTAL_NUMBER_RATE": env.get("MBOLO_PORTAL_NUMBER_RATE", "5 per 10 minutes;20 per day"),
+        "MBOLO_PORTAL_CODE_RATE": env.get("MBOLO_PORTAL_CODE_RATE", "10 per 10 minutes;30 per day"),
+        "MBOLO_PORTAL_IDLE_MINUTES": int(env.get("MBOLO_PORTAL_IDLE_MINUTES", "30")),
+        "MBOLO_PORTAL_SESSION_HOURS": int(env.get("MBOLO_PORTAL_SESSION_HOURS", "12")),
     }

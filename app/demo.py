@@ -145,6 +145,15 @@ def load_demo(app: Flask) -> list[DemoLogin]:
         logins.append(DemoLogin(email, role))
     session.commit()
     _demo_members(session)
+    from app.care.demo import generate_all as care_providers  # after contributions: needs the catalogue
+
+    logins += care_providers(session)
+    from app.care.claims_demo import generate_all as care_claims  # invoices on the providers' conventions
+
+    care_claims(session)
+    from hierarchy.supervision.demo import load as supervision  # last: snapshots of everything above
+
+    logins += supervision(session, password)  # type: ignore[arg-type]
     return logins
 
 
@@ -171,3 +180,6 @@ def _demo_members(session: object) -> None:
         from app.contributions.demo import generate as contributions
 
         contributions(session, TenantRef.of(tenant))  # type: ignore[arg-type]
+        from app.complaints.demo import generate as complaints
+
+        complaints(session, TenantRef.of(tenant))  # type: ignore[arg-type]

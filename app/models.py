@@ -2,6 +2,18 @@
 
 from app.api.models import ApiClient, ApiToken
 from app.audit.models import AuditEvent
+from app.care.claims_models import CareInvoice, CareLine, CareRecord, CeilingAlert, PaymentBatch
+from app.care.models import (
+    CareProvider,
+    CareSignal,
+    Convention,
+    ConventionPrice,
+    EligibilityCheck,
+    GuaranteeLetter,
+    GuaranteeLetterItem,
+    ProviderUser,
+)
+from app.complaints.models import Complaint, ComplaintEvent
 from app.contributions.models import Allocation, Due, Payment, Subscription, SubsidyReceivable
 from app.coverage.models import (
     Benefit,
@@ -13,9 +25,11 @@ from app.coverage.models import (
     VersionSubsidy,
 )
 from app.members.models import CardKey, Consent, EnrolmentDraft, Member, MemberImport, MemberStatusEvent
+from app.reports.models import Report
 from app.security.models import Account, Grant
 from hierarchy.models import Node, NodeEvent
-from notifications.models import OutboxMessage
+from hierarchy.supervision.models import Alert, AlertRule, Fact, Refresh, Snapshot, Target
+from notifications.models import MemberPreference, OutboxMessage, StaffMessage
 from payments.models import (
     OnlinePayment,
     PaymentEvent,
@@ -25,13 +39,17 @@ from payments.models import (
     ReconciliationRun,
     SandboxCharge,
 )
+from portal.models import PortalAccess, SignInCode
 from tenants.models import Tenant, TenantSetting
 
 __all__ = [
-    "Account", "Allocation", "ApiClient", "ApiToken", "AuditEvent", "Benefit", "CardKey", "Consent", "Due",
-    "EnrolmentDraft", "Grant", "Member", "MemberImport", "MemberStatusEvent", "Node", "NodeEvent",
-    "OnlinePayment", "OutboxMessage", "Payment", "PaymentEvent", "PaymentInbox", "Product", "ProductBenefit",
-    "ProductVersion", "ProviderCredential", "ReconciliationItem", "ReconciliationRun", "RightsEvent",
-    "SandboxCharge", "Subscription", "SubsidyReceivable", "TariffBand", "Tenant", "TenantSetting",
-    "VersionSubsidy",
+    "Account", "Alert", "AlertRule", "Allocation", "ApiClient", "ApiToken", "AuditEvent", "Benefit",
+    "CardKey", "CareInvoice", "CareLine", "CareProvider", "CareRecord", "CareSignal", "CeilingAlert",
+    "Complaint", "ComplaintEvent", "Consent", "Convention", "ConventionPrice", "Due", "EligibilityCheck",
+    "EnrolmentDraft", "Fact", "Grant", "GuaranteeLetter", "GuaranteeLetterItem", "Member", "MemberImport",
+    "MemberPreference", "MemberStatusEvent", "Node", "NodeEvent", "OnlinePayment", "OutboxMessage",
+    "Payment", "PaymentBatch", "PaymentEvent", "PaymentInbox", "PortalAccess", "Product", "ProductBenefit",
+    "ProductVersion", "ProviderCredential", "ProviderUser", "ReconciliationItem", "ReconciliationRun",
+    "Refresh", "Report", "RightsEvent", "SandboxCharge", "SignInCode", "Snapshot", "StaffMessage",
+    "Subscription", "SubsidyReceivable", "TariffBand", "Target", "Tenant", "TenantSetting", "VersionSubsidy",
 ]  # fmt: skip

@@ -84,6 +84,10 @@ def init_celery(flask_app: Flask) -> Celery:
             "app.coverage.tasks",
             "app.contributions.tasks",
             "payments.tasks",
+            "app.complaints.tasks",
+            "app.care.tasks",
+            "hierarchy.supervision.tasks",
+            "app.reports.tasks",
         ],
     )
     celery.flask_app = flask_app  # type: ignore[attr-defined]

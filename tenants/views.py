@@ -105,7 +105,7 @@ def change_status(slug: str) -> str | Response:
 @site_bp.get("/")
 @requires("tenants.read")
 def home() -> str:
-    """The mutual's home: its fédération and its message outbox."""
+    """The mutual's home: its fédération, its modules and a message to send."""
     return _home_page(MessageForm())
 
 
@@ -139,6 +139,5 @@ def _home_page(form: MessageForm) -> str:
         tenant=g.tenant_record,
         form=form,
         can_send=actor.can("notifications.send", federation_path),
-        messages=notifications.list_messages(db.session, current_tenant()),
         title=_("Mutuelle"),
     )

@@ -107,6 +107,7 @@ BUILT_IN_PROFILES: dict[str, tuple[object, frozenset[str]]] = {
                 "complaints.configure",
                 "care.record",
                 "care.check_eligibility",
+                "care.validate_invoice",
                 "providers.manage",
                 "alerts.manage",
                 "data.export",

@@ -128,7 +128,15 @@ def register_hooks(app: Flask) -> None:
             "format_datetime": format_datetime,
             "now_utc": utcnow,
             "open_security_alerts": _open_alerts,
+            "staff_can": _staff_can,
         }
+
+
+def _staff_can(permission: str) -> bool:
+    """For menus: whether the signed-in staff member holds ``permission`` anywhere (pages check again)."""
+    from app.security.permissions import current_actor
+
+    return bool(current_user.is_authenticated and current_actor().can(permission))
 
 
 def _who() -> object:

@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.wrappers import Response
 
 from app.extensions import db
@@ -30,9 +30,25 @@ HTMX_DIR = Path(js_lib_htmx.__file__).parent / "static" / "htmx"
 @bp.get("/")
 @public
 def index() -> Response:
-    """Staff land on the tree; everyone else on the sign-in page."""
-    target = "hierarchy.tree" if current_user.is_authenticated else "security.login"
-    return redirect(url_for(target))
+    """Staff land on the tree — provider staff, who may not read it, on their mutual's counter; everyone
+    else on the sign-in page."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("security.login"))
+    from app.security.permissions import current_actor
+
+    actor = current_actor()
+    if actor.can("hierarchy.read") or not actor.can("care.check_eligibility"):
+        return redirect(url_for("hierarchy.tree"))
+    from tenants.models import Tenant
+
+    roots = actor.root_paths("care.check_eligibility") or []
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.slug)):
+        if any(
+            tenant.federation.path.startswith(root) or root.startswith(tenant.federation.path)
+            for root in roots
+        ):
+            return redirect(url_for("care_counter.check", tenant_slug=tenant.slug))
+    return redirect(url_for("hierarchy.tree"))
 
 
 @bp.get("/healthz")

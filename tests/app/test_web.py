@@ -84,3 +84,20 @@ def test_sign_in_and_sign_out_are_audited(app, login):
         ).all()
     assert actions[:2] == ["security.signed_out", "security.signed_in"]
     assert client.get("/hierarchie/").status_code == 302  # signed out: back to the sign-in page
+
+
+def test_provider_staff_land_on_their_mutuals_counter_and_see_no_hierarchy_menu(make_staff, login):
+    provider = make_staff(("FED-A", "provider_staff"), mfa_enrolled=False)
+    client = login(provider.email)
+    landing = client.get("/")
+    assert landing.status_code == 302 and landing.headers["Location"].endswith("/alpha/guichet/")
+    page = client.get("/alpha/guichet/").get_data(as_text=True)
+    assert "/hierarchie" not in page and "/supervision" not in page
+
+
+def test_supervisors_land_on_the_tree_with_the_supervision_menu(login):
+    client = login("sup.a@test.sn")
+    landing = client.get("/")
+    assert landing.headers["Location"].endswith("/hierarchie/")
+    page = client.get(landing.headers["Location"]).get_data(as_text=True)
+    assert 'href="/supervision/"' in page
