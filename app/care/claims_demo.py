@@ -19,6 +19,7 @@ from app.care.controls import ReviewStatus
 from app.care.models import CareProvider, ProviderStatus
 from app.contributions.models import Subscription
 from app.coverage.models import Benefit
+from app.database import utcnow
 from app.errors import DomainError
 from app.members.models import Member, MemberStatus
 from app.security.actor import Actor
@@ -127,6 +128,7 @@ def generate(session: Session, tenant: TenantRef) -> int:
                     _review_all(session, tenant, invoice, rng)
                     if invoice.status is InvoiceStatus.checked:
                         invoices.validate_invoice(session, tenant, ACTOR, invoice)
+                _as_if_processed_over_days(invoice, end, rng)
             if back >= 3:
                 try:
                     batch = batches.create_batch(session, tenant, ACTOR)
@@ -135,6 +137,16 @@ def generate(session: Session, tenant: TenantRef) -> int:
                     pass
             session.flush()
     return created
+
+
+def _as_if_processed_over_days(invoice: CareInvoice, period_end: dt.date, rng: random.Random) -> None:
+    """Demo invoices are processed in one run; date them as a provider and a mutual would have, so the
+    processing-time indicator shows days, not seconds."""
+    submitted = dt.datetime.combine(period_end + dt.timedelta(days=rng.randint(1, 5)), dt.time(9), dt.UTC)
+    now = utcnow()
+    invoice.submitted_at = invoice.checked_at = min(submitted, now)
+    if invoice.validated_at is not None:
+        invoice.validated_at = min(submitted + dt.timedelta(days=rng.randint(4, 20), hours=3), now)
 
 
 def _review_all(session: Session, tenant: TenantRef, invoice: CareInvoice, rng: random.Random) -> None:
