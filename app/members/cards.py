@@ -46,8 +46,9 @@ from PIL import Image
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.services import record_event
-from app.database import local_today, utcnow
+from app.database import utcnow
 from app.errors import NotFound
 from app.media import path_of
 from app.members import services
@@ -399,7 +400,7 @@ def card_faces(
     address (the view passes its ``url_for``)."""
     if not members:
         return []
-    valid_until = add_months(today or local_today(), member_rules(session, tenant).card_validity_months)
+    valid_until = add_months(today or clock.today(), member_rules(session, tenant).card_validity_months)
     sign = signer(session, tenant, actor)
     faces = []
     for member in members:

@@ -38,8 +38,9 @@ from sqlalchemy import Integer, String, any_, bindparam, func, insert, select, t
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.services import record_event, record_read
-from app.database import local_today, new_public_id, utcnow
+from app.database import new_public_id, utcnow
 from app.errors import DomainError, FieldError, Forbidden, NotFound
 from app.media import path_of, save_bytes
 from app.members import names, numbers, services
@@ -651,7 +652,7 @@ def plan_import(
 ) -> Plan:
     """Check every row as enrolment would and decide: create, already there (skip) or reject with a reason.
     Reads only; nothing is written."""
-    today = today or local_today()
+    today = today or clock.today()
     federation = services.tenant_federation(session, tenant)
     associations = session.scalars(
         select(Node).where(Node.kind == NodeKind.association, Node.path.startswith(federation.path))
@@ -1025,7 +1026,7 @@ def run_import(
 ) -> MemberImport:
     """The job: check the file again (the register may have changed since the dry run), then import from
     the first row not yet done, one committed batch at a time. Commits itself, by design."""
-    today = today or local_today()
+    today = today or clock.today()
     record = _lock(session, public_id)
     if record.status not in ACTIVE:
         session.commit()

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.audit.services import record_event, record_read
 from app.database import local_today, utcnow
 from app.errors import DomainError, FieldError, NotFound
@@ -387,7 +388,7 @@ def enrol(
 ) -> Member:
     """Enrol an adhérent with their ayants droit. With consent the adhérent is active; without (an imported
     register), pending until it is collected. Possible duplicates stop the enrolment unless confirmed."""
-    today = today or local_today()
+    today = today or clock.today()
     association = require_association(session, actor, tenant, association_id, "members.enrol")
     rules = member_rules(session, tenant)
     principal_person = clean_person(person, today=today, sector=sector)
@@ -467,7 +468,7 @@ def add_dependant(
     today: dt.date | None = None,
 ) -> Member:
     """Add an ayant droit to an adhérent's household (its own number, the household's rank after the last)."""
-    today = today or local_today()
+    today = today or clock.today()
     if not principal.is_principal:
         raise DomainError(_l("Un ayant droit se rattache à un adhérent."))
     check_member_scope(session, actor, principal, "members.enrol")
@@ -494,7 +495,7 @@ def update_identity(
 ) -> Member:  # fmt: skip
     """Correct a person's identity and contacts; before/after values go to the audit log."""
     check_member_scope(session, actor, member, "members.manage")
-    clean = clean_person(person, today=today or local_today(), sector=sector)
+    clean = clean_person(person, today=today or clock.today(), sector=sector)
     _check_national_id(session, clean, exclude=member.id)
     fields = list(CleanPerson.__dataclass_fields__)
     before = {f: _plain(getattr(member, f)) for f in fields}
@@ -547,7 +548,7 @@ def change_status(
         raise FieldError("status", _l("Ce changement de statut n'est pas possible depuis l'état actuel."))
     if not (reason or "").strip():
         raise FieldError("reason", _l("Indiquez le motif."))
-    effective = effective_on or local_today()
+    effective = effective_on or clock.today()
     before = member.status
     member.status, member.status_changed_at = target, utcnow()
     _history(session, actor, member, before, target, reason.strip(), effective)
@@ -661,7 +662,7 @@ def record_consent(
     """Consent of the adhérent (for the household); an adhérent still pending becomes active."""
     if not member.is_principal:
         raise DomainError(_l("Le consentement est recueilli auprès de l'adhérent."))
-    if consent.given_on > local_today():
+    if consent.given_on > local_today():  # the calendar's future, whatever the business date
         raise FieldError("consent_date", _l("La date du consentement est dans le futur."))
     rules = member_rules(session, tenant)
     row = Consent(

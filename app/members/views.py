@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
-from app import dates
+from app import clock, dates
 from app.database import local_today
 from app.errors import DomainError, FieldError
 from app.extensions import db
@@ -150,14 +150,14 @@ def _form_for(step: str, data: dict[str, Any], formdata: Any = None) -> Any:
             SelectChoice(t, t) for t in trades_for(g.tenant_record.sector)
         ]
     if step == "consent" and not form.given_on.data:
-        form.given_on.data = local_today().strftime("%d/%m/%Y")
+        form.given_on.data = clock.today().strftime("%d/%m/%Y")
     return form
 
 
 def _past_day(raw: str | None, field: str) -> dt.date:
     """A day typed JJ/MM/AAAA that has already come (consent given, status effective)."""
     day = dates.parse_day(raw, field)
-    if day > local_today():
+    if day > local_today():  # the calendar's future, whatever the business date
         raise FieldError(field, _l("Cette date est dans le futur."))
     return day
 
@@ -171,7 +171,7 @@ def _check_step(step: str, data: dict[str, Any]) -> None:
             raise FieldError("association", _l("Choisissez l'association."))
         services.require_association(db.session, actor, tenant, int(association), "members.enrol")
     if step in {"identity", "contact"}:
-        services.clean_person(_person_input(data), today=local_today(), sector=g.tenant_record.sector)
+        services.clean_person(_person_input(data), today=clock.today(), sector=g.tenant_record.sector)
     if step == "consent":
         consent = data.get("consent", {})
         if not consent.get("consent"):
@@ -258,13 +258,13 @@ def household(draft_id: str) -> str | Response | tuple[str, int]:
         try:
             rules = member_rules(db.session, current_tenant())
             person = services.PersonInput(**{k: typed.get(k, "") for k in _DEPENDANT_FIELDS})
-            clean = services.clean_person(person, today=local_today())
+            clean = services.clean_person(person, today=clock.today())
             services.check_eligibility(
                 rules,
                 clean,
                 typed.get("relationship", ""),
                 1 + len(draft.data.get("dependants", [])),
-                local_today(),
+                clock.today(),
             )
             services.save_draft(
                 db.session, current_actor(), draft_id=draft.public_id,
@@ -396,12 +396,12 @@ def _detail_page(member: Member, **forms: Any) -> str:
         status_form=status_form,
         dependant_form=forms.get("dependant_form") or DependantForm(),
         consent_form=forms.get("consent_form")
-        or ConsentForm(data={"given_on": local_today().strftime("%d/%m/%Y")}),
+        or ConsentForm(data={"given_on": clock.today().strftime("%d/%m/%Y")}),
         reason_form=forms.get("reason_form") or ReasonForm(),
         can_manage=actor.can("members.manage"),
         can_enrol=actor.can("members.enrol"),
         can_see_contributions=actor.can("contributions.read"),
-        today=local_today(),
+        today=clock.today(),
         title=member.full_name,
     )
 
