@@ -30,7 +30,6 @@ os.environ.setdefault("MBOLO_ENV", "test")
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.care import invoices  # noqa: E402
 from app.care.claims_models import CareInvoice, CareLine  # noqa: E402
 from app.coverage.models import (  # noqa: E402
@@ -46,12 +45,12 @@ from app.extensions import db  # noqa: E402
 from app.members.models import Member  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database  # noqa: E402
 
 HOUSEHOLDS, INVOICES, VISITS, PER_BATCH = 10_000, 2_000, 25, 1_000
 LINES_TARGET, P95_TARGET_MS = 2_000.0, 50.0
@@ -143,7 +142,7 @@ CROSS JOIN LATERAL (SELECT CASE WHEN b.category = 'medicine' THEN 1 + rec.id % 2
 
 
 def setup(invoice_count: int) -> tuple[object, object, dict[str, float]]:
-    app = create_app({**app_overrides(reset_database("mbolo_bench_care")), "MBOLO_TODAY": TODAY})
+    app = fresh_app("mbolo_bench_care", MBOLO_TODAY=TODAY)
     engine = owner_engine(app)
     upgrade_all(engine, report=lambda _s: None)
     system = Actor.system("bench")
@@ -294,10 +293,7 @@ def main() -> None:
         ("eligibility median", f"{median:.1f} ms", "", None),
         ("rights_on alone (reads only) p95 / median", f"{read_p95:.1f} / {read_median:.1f} ms", "", None),
     ]
-    print(f"{'figure':<46} {'value':>30} {'target':>14}  verdict")
-    for name, value, target, ok in rows:
-        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-        print(f"{name:<46} {value:>30} {target:>14}  {verdict}")
+    print_table(rows)
     owner_engine(app).dispose()
     if not all(ok for *_rest, ok in rows if ok is not None):
         sys.exit(1)

@@ -21,7 +21,6 @@ os.environ.setdefault("MBOLO_ENV", "test")
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.contributions.dues import generate_dues, refresh_subsidy_receivables  # noqa: E402
 from app.contributions.models import Due, SubsidyReceivable  # noqa: E402
 from app.coverage.models import (  # noqa: E402
@@ -36,12 +35,12 @@ from app.coverage.models import (  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database  # noqa: E402
 
 HOUSEHOLDS, TARGET_S, SECOND_TARGET_S = 1_000_000, 60.0, 15.0
 THROUGH = dt.date(2026, 1, 31)
@@ -75,7 +74,7 @@ FROM members m WHERE m.principal_id IS NULL
 
 
 def setup(households: int) -> tuple[object, object, dict[str, float]]:
-    app = create_app(app_overrides(reset_database("mbolo_bench_dues")))
+    app = fresh_app("mbolo_bench_dues")
     engine = owner_engine(app)
     upgrade_all(engine, report=lambda _s: None)
     system = Actor.system("bench")
@@ -168,10 +167,7 @@ def main() -> None:
         ("receivables refresh (1 month)", f"{timings['receivables']:.1f} s", "", None),
         ("receivable = dues' subsidies", f"{receivable:,}", f"{subsidy:,}", receivable == subsidy),
     ]  # fmt: skip
-    print(f"{'figure':<40} {'value':>27} {'target':>20}  verdict")
-    for name, value, target, ok in rows:
-        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-        print(f"{name:<40} {value:>27} {target:>20}  {verdict}")
+    print_table(rows)
     owner_engine(app).dispose()
     if not all(ok for *_rest, ok in rows if ok is not None):
         sys.exit(1)

@@ -19,7 +19,6 @@ os.environ.setdefault("MBOLO_ENV", "test")
 
 from sqlalchemy import func, select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.members import imports  # noqa: E402
 from app.members.models import Member, MemberImport  # noqa: E402
@@ -27,12 +26,12 @@ from app.members.tasks import run_member_import  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
 from app.worker import TENANT_HEADER  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database  # noqa: E402
 
 ROWS, TARGET_S = 10_000, 30.0
 
@@ -139,7 +138,7 @@ def one_import(app, tenant, association_id: int, data: bytes) -> dict[str, float
 
 def main() -> None:
     media = tempfile.TemporaryDirectory(prefix="mbolo-bench-")
-    app = create_app({**app_overrides(reset_database("mbolo_bench_import")), "MBOLO_DATA_DIR": media.name})
+    app = fresh_app("mbolo_bench_import", MBOLO_DATA_DIR=media.name)
     engine = owner_engine(app)
     upgrade_all(engine, report=lambda _s: None)
     system = Actor.system("bench")
@@ -182,10 +181,7 @@ def main() -> None:
         ("members in the register after both", f"{second['members']:,}", f"{ROWS:,}",
          second["members"] == ROWS),
     ]  # fmt: skip
-    print(f"{'figure':<44} {'value':>20} {'target':>16}  verdict")
-    for name, value, target, ok in rows:
-        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-        print(f"{name:<44} {value:>20} {target:>16}  {verdict}")
+    print_table(rows)
     engine.dispose()
     media.cleanup()
     if not all(ok for *_rest, ok in rows if ok is not None):

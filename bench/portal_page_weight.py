@@ -34,7 +34,6 @@ os.environ.setdefault("MBOLO_ENV", "test")
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.contributions import payments  # noqa: E402
 from app.contributions.models import Due, Subscription  # noqa: E402
 from app.coverage.models import (  # noqa: E402
@@ -51,13 +50,13 @@ from app.members import services  # noqa: E402
 from app.members.services import ConsentInput, DependantInput, PersonInput  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from notifications.models import OutboxMessage  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database  # noqa: E402
 
 CHROMIUM = os.environ.get("MBOLO_CHROMIUM", "/usr/bin/chromium")
 FIRST_LOAD_KB, HTMX_KB, SLOW_3G_S, SLOW_3G_RUNS = 30.0, 8.0, 3.0, 5
@@ -210,10 +209,12 @@ def main() -> None:
     parser.add_argument("--screenshots", type=Path, help="also save a phone screenshot of each page here")
     shots = parser.parse_args().screenshots
 
-    app = create_app(
-        {**app_overrides(reset_database("mbolo_bench_portal")), "MBOLO_TODAY": TODAY.isoformat(),
-         "MBOLO_SIGN_IN_RATE": "1000 per minute", "MBOLO_PORTAL_NUMBER_RATE": "1000 per minute"}
-    )  # fmt: skip
+    app = fresh_app(
+        "mbolo_bench_portal",
+        MBOLO_TODAY=TODAY.isoformat(),
+        MBOLO_SIGN_IN_RATE="1000 per minute",
+        MBOLO_PORTAL_NUMBER_RATE="1000 per minute",
+    )
     upgrade_all(owner_engine(app), report=lambda _s: None)
     number, member_id, tenant = build(app)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -323,10 +324,7 @@ def main() -> None:
         browser.close()
     server.shutdown()
 
-    width = max(len(r[0]) for r in rows) + 2
-    print(f"{'figure':<{width}} {'value':>10} {'target':>8}  verdict")
-    for name, value, target, ok in rows:
-        print(f"{name:<{width}} {value:>10} {target:>8}  {'PASS' if ok else 'FAIL'}")
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from app.extensions import db  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
 from app.security.services import ensure_account  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from hierarchy.supervision import snapshots  # noqa: E402
@@ -36,7 +37,7 @@ from hierarchy.supervision.synthetic import populate  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database, server_url  # noqa: E402
+from tests.fixtures.database import app_overrides, server_url  # noqa: E402
 
 TENANTS, MEMBERS = 20, 50_000
 DATABASE = "mbolo_bench_supervision"
@@ -49,7 +50,7 @@ REGIONS = ("Dakar", "Thiès", "Kaolack", "Saint-Louis", "Ziguinchor")
 
 
 def setup(tenants: int, members: int) -> tuple[object, dict[str, float]]:
-    app = create_app({**app_overrides(reset_database(DATABASE)), "MBOLO_TODAY": TODAY})
+    app = fresh_app(DATABASE, MBOLO_TODAY=TODAY)
     engine = owner_engine(app)
     upgrade_all(engine, report=lambda _s: None)
     system = Actor.system("bench")
@@ -222,10 +223,7 @@ def main() -> None:
         ("ministry dashboard, region+quarter", f"{filtered_ms:.0f} ms", "", None),
         ("ministry dashboard page size", f"{page_bytes / 1024:.0f} KiB", "", None),
     ]
-    print(f"{'figure':<42} {'value':>22} {'target':>12}  verdict")
-    for name, value, target, ok in table:
-        verdict = "" if ok is None else ("PASS" if ok else "FAIL")
-        print(f"{name:<42} {value:>22} {target:>12}  {verdict}")
+    print_table(table)
     owner_engine(app).dispose()
     if not all(ok for *_rest, ok in table if ok is not None):
         sys.exit(1)

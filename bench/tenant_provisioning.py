@@ -12,21 +12,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("MBOLO_ENV", "test")
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.platform import owner_engine  # noqa: E402
 from app.security.actor import Actor  # noqa: E402
+from bench._common import fresh_app, print_table  # noqa: E402
 from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
-from tests.fixtures.database import app_overrides, reset_database  # noqa: E402
 
 RUNS, TARGET_S = 10, 2.0
 
 
 def main() -> None:
-    app = create_app(app_overrides(reset_database("mbolo_bench")))
+    app = fresh_app("mbolo_bench")
     engine = owner_engine(app)
     upgrade_all(engine, report=lambda _s: None)
     system = Actor.system("bench")
@@ -61,9 +60,7 @@ def main() -> None:
             worst < TARGET_S,
         ),
     ]
-    print(f"{'figure':<40} {'value':>10} {'target':>8}  verdict")
-    for name, value, target, ok in rows:
-        print(f"{name:<40} {value:>10} {target:>8}  {'PASS' if ok else 'FAIL'}")
+    print_table(rows)
     engine.dispose()
 
 

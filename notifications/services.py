@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.services import record_event
@@ -29,7 +29,7 @@ from app.security.actor import Actor
 from notifications import channels
 from notifications.config import backoff_seconds, setting
 from notifications.models import CHANNELS, MemberPreference, MessageStatus, OutboxMessage, StaffMessage
-from notifications.rendering import LOCALES, MEMBER_EVENTS, STAFF_EVENTS, normalise_locale, render
+from notifications.rendering import LOCALES, MEMBER_EVENTS, STAFF_EVENTS, render
 from tenants.context import TenantRef, current_tenant_of
 
 SIGN_IN_CODE = "portal.sign_in_code"
@@ -39,7 +39,6 @@ STALE_SENDING = dt.timedelta(minutes=15)
 CODE_RE = re.compile(r"\d{4,}")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PREFERENCE_FIELDS = ("locale", "email", "sms_enabled", "email_enabled", "portal_enabled")
-LOCALE_LABELS = {"fr": _l("Français"), "en": _l("English"), "wo": _l("Wolof")}
 
 
 # --- queueing ----------------------------------------------------------------------------------------------
@@ -247,36 +246,24 @@ def portal_messages(session: Session, member: Member, limit: int = 20) -> list[O
     )
 
 
-def unread_count(session: Session, member: Member) -> int:
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.member_id == member.id,
-                OutboxMessage.channel == "portal",
-                OutboxMessage.read_at.is_(None),
-            )
-        )
-        or 0
-    )
-
-
-def mark_read(session: Session, member: Member, public_id: str) -> OutboxMessage:
-    """The member opened an in-portal message (only their own)."""
-    message = session.scalar(
-        select(OutboxMessage).where(
-            OutboxMessage.public_id == public_id,
+def mark_read(session: Session, member: Member, public_ids: Iterable[str]) -> int:
+    """The member saw these in-portal messages (only their own unread ones move): one UPDATE whatever their
+    number. Returns how many were marked."""
+    ids = list(public_ids)
+    if not ids:
+        return 0
+    marked = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.public_id.in_(ids),
             OutboxMessage.member_id == member.id,
             OutboxMessage.channel == "portal",
+            OutboxMessage.read_at.is_(None),
         )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session="fetch")
     )
-    if message is None:
-        raise NotFound(_l("Message introuvable."))
-    if message.read_at is None:
-        message.read_at = utcnow()
-        session.flush()
-    return message
+    return marked.rowcount
 
 
 def get_preferences(session: Session, member: Member) -> MemberPreference:
@@ -591,7 +578,3 @@ def list_staff_messages(
         query = query.where(StaffMessage.event == event)
     query = query.order_by(StaffMessage.created_at.desc(), StaffMessage.id.desc()).offset(offset).limit(limit)
     return list(session.scalars(query))
-
-
-def locale_of(member: Member, session: Session) -> str:
-    return normalise_locale(get_preferences(session, member).locale)

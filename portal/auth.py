@@ -21,6 +21,7 @@ from app.extensions import db
 from app.members.models import Member, MemberStatus
 from app.security.actor import Actor
 from app.security.permissions import MEMBER
+from portal.services import member_actor_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 SESSION_KEY = "mbolo_portal"
@@ -31,8 +32,7 @@ SIGNED_OUT_STATUSES = (MemberStatus.left, MemberStatus.deceased)
 
 def member_actor(member: Member) -> Actor:
     """The member as an actor for audit and services: no staff permission at all."""
-    address = request.remote_addr if has_request_context() else None
-    return Actor(account_id=None, label=f"adhérent {member.number}", ip_address=address)
+    return member_actor_for(member, request.remote_addr if has_request_context() else None)
 
 
 def start(member: Member, epoch: int) -> None:

@@ -274,13 +274,6 @@ def set_password(
     return access.session_epoch
 
 
-def remove_password(session: Session, tenant: TenantRef, actor: Actor, member: Member) -> None:
-    access = access_of(session, member)
-    access.password_hash, access.password_set_at = None, None
-    record_event(session, actor, "portal.password_removed", target_type="member", target_id=member.number,
-                 tenant_slug=tenant.slug)  # fmt: skip
-
-
 def sign_out_everywhere(session: Session, tenant: TenantRef, actor: Actor, member: Member) -> None:
     access = access_of(session, member)
     access.session_epoch += 1

@@ -302,8 +302,7 @@ def home() -> str:
         owed = contributions.arrears(db.session, member, clock.today()).total
     messages = portal_messages(db.session, member, limit=5)
     unread = {m.public_id for m in messages if m.read_at is None}
-    for public_id in unread:  # shown: read (the page marks them new this once)
-        mark_read(db.session, member, public_id)
+    mark_read(db.session, member, unread)  # shown: read (the page marks them new this once)
     return render_template(
         "portal/home.html", member=member, rights=answer, owed=owed, messages=messages, unread=unread,
         **_helpers(),
@@ -460,15 +459,17 @@ def _fix_return(payment: OnlinePayment) -> None:
         charge.return_url = url_for("portal.payment_return", public_id=payment.public_id, _external=True)
 
 
-def _own_online(public_id: str) -> OnlinePayment:
+def _household_owns(member_id: int | None) -> bool:
+    """Whether a payment (or receipt) of ``member_id`` is the signed-in member's to see: their household's
+    (payments are the adhérent's) and the household is theirs to see."""
     member = current_member()
     principal = member.principal or member
+    return member_id == principal.id and services.sees_household(db.session, member)
+
+
+def _own_online(public_id: str) -> OnlinePayment:
     payment = online.get_online(db.session, public_id)
-    if (
-        payment is None
-        or payment.member_id != principal.id
-        or not services.sees_household(db.session, member)
-    ):
+    if payment is None or not _household_owns(payment.member_id):
         abort(404)
     return payment
 
@@ -492,13 +493,8 @@ def payment_return(public_id: str) -> str:
 def receipt_pdf(public_id: str) -> Response:
     """A receipt of the household (counter or online payment), as a PDF."""
     member = current_member()
-    principal = member.principal or member
     received = db.session.scalar(select(Payment).where(Payment.public_id == public_id))
-    if (
-        received is None
-        or received.member_id != principal.id
-        or not services.sees_household(db.session, member)
-    ):
+    if received is None or not _household_owns(received.member_id):
         abort(404)
     data = receipts.print_receipt(db.session, current_tenant(), member_actor(member), received)
     name = re.sub(r"[^A-Za-z0-9-]", "_", received.receipt_number)
@@ -509,7 +505,8 @@ def receipt_pdf(public_id: str) -> Response:
 @member_required
 def dossiers() -> str:
     member = current_member()
-    _read(member, "dossiers")
+    for person in services.visible_people(db.session, member):  # care of each person shown: each read
+        _read(person, "dossiers")
     found = member_dossiers(db.session, member)
     if not services.sees_household(db.session, member):
         # An adult ayant droit the household is not shared with sees their own dossiers only. The care

@@ -254,10 +254,15 @@ def association_of(session: Session, complaint: Complaint) -> Node:
     return node
 
 
+def in_reach(actor: Actor, node: Node) -> bool:
+    """Whether the actor may see the complaints of ``node`` (``complaints.read`` or ``complaints.handle``)."""
+    return actor.can("complaints.read", node.path) or actor.can("complaints.handle", node.path)
+
+
 def _require(session: Session, actor: Actor, complaint: Complaint, permission: str) -> Node:
     """``permission`` on the complaint's association; a complaint out of reach reads as not found."""
     node = association_of(session, complaint)
-    if not (actor.can("complaints.read", node.path) or actor.can(permission, node.path)):
+    if not (in_reach(actor, node) or actor.can(permission, node.path)):
         raise NotFound(_l("Réclamation introuvable."))
     actor.require(permission, node.path)
     return node
@@ -344,8 +349,7 @@ def get_for_staff(
     complaint = session.scalar(select(Complaint).where(Complaint.public_id == public_id))
     if complaint is None:
         raise NotFound(_l("Réclamation introuvable."))
-    node = association_of(session, complaint)
-    if not (actor.can("complaints.read", node.path) or actor.can("complaints.handle", node.path)):
+    if not in_reach(actor, association_of(session, complaint)):
         raise NotFound(_l("Réclamation introuvable."))
     if audit_read:
         record_read(session, actor, "complaint", complaint.reference)
@@ -387,10 +391,7 @@ def associations_in_reach(session: Session, actor: Actor, tenant: TenantRef) -> 
         .where(Node.kind == NodeKind.association, Node.path.startswith(federation.path))
         .order_by(Node.name)
     )
-    return [
-        n for n in session.scalars(query)
-        if actor.can("complaints.read", n.path) or actor.can("complaints.handle", n.path)
-    ]  # fmt: skip
+    return [n for n in session.scalars(query) if in_reach(actor, n)]
 
 
 @dataclass(frozen=True)
@@ -439,10 +440,14 @@ def queue(
     now: dt.datetime | None = None,
     page: int = 1,
     per_page: int = 25,
+    associations: Sequence[Node] | None = None,
 ) -> QueuePage:
-    """The complaints of the associations in reach, filtered, most urgent first."""
+    """The complaints of the associations in reach, filtered, most urgent first. ``associations``: the
+    caller's ``associations_in_reach`` answer, when it has it already."""
     now = now or utcnow()
-    in_reach = [n.id for n in associations_in_reach(session, actor, tenant)]
+    if associations is None:
+        associations = associations_in_reach(session, actor, tenant)
+    in_reach = [n.id for n in associations]
     query: Select[tuple[Complaint]] = select(Complaint).where(Complaint.association_id.in_(in_reach))
     if filters.status == "open":
         query = query.where(Complaint.status.in_(OPEN_STATUSES))

@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
+from app.audit.services import record_read
 from app.complaints import services
 from app.complaints import tasks as _tasks  # noqa: F401 - registers the hourly escalation with Celery beat
 from app.complaints.forms import (
@@ -131,6 +132,7 @@ def index() -> str:
         now=now,
         page=request.args.get("page", 1, type=int),
         per_page=PER_PAGE,
+        associations=associations,
     )
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
@@ -230,6 +232,8 @@ def photo(public_id: str) -> BaseResponse:
     path = photo_file(current_tenant(), complaint.photo_path)
     if path is None:
         abort(404)
+    # a prescription or a receipt photographed: a read of the member's record, like the complaint's page
+    record_read(db.session, current_actor(), "complaint", complaint.reference, part="photo")
     response = send_file(path, mimetype="image/jpeg", max_age=0)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -31,6 +31,7 @@ from hierarchy.models import Node, NodeKind
 from hierarchy.supervision import catalogue as cat
 from hierarchy.supervision.compute import add_months, month_range
 from hierarchy.supervision.dashboard import monthly, targets, values_of
+from hierarchy.supervision.dashboard import show as shown
 
 AnySession = Session | scoped_session[Session]
 READ, MANAGE = "reports.read", "alerts.manage"
@@ -172,12 +173,6 @@ def collect(session: AnySession, node: Node, year: int, quarter: int) -> ReportD
         [(m, values_of(cat.aggregate(own, [m]), target_of.get(node.id))) for m in months],
         [(c, values_of(cat.aggregate(data.get(c.id, {}), months), target_of.get(c.id))) for c in children],
     )
-
-
-def shown(indicator: cat.Indicator, value: Decimal | int | None) -> str:
-    from hierarchy.supervision.dashboard import show
-
-    return show(indicator, value)
 
 
 def render_pdf(data: ReportData) -> bytes:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery.schedules import crontab
 
 from app.extensions import db
 from app.worker import celery
-
-log = logging.getLogger(__name__)
 
 celery.conf.beat_schedule = {
     **(celery.conf.beat_schedule or {}),
@@ -37,7 +33,19 @@ def generate_report_task(public_id: str) -> str:
 
         report = db.session.scalar(select(Report).where(Report.public_id == public_id))
         if report is not None:
+            from app.audit.services import record_event
+            from app.security.actor import Actor
+
             report.status, report.error = "failed", str(error)[:2000]
+            record_event(
+                db.session,
+                Actor.system("reports.generate"),
+                "reports.failed",
+                target_type="report",
+                target_id=public_id,
+                platform=True,
+                after={"node": report.node.code, "quarter": report.label, "error": report.error[:200]},
+            )
             db.session.commit()
         raise
 

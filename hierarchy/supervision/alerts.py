@@ -11,7 +11,6 @@ with a comment.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -31,7 +30,6 @@ from hierarchy.supervision.models import Alert, AlertRule
 from tenants.context import TenantRef
 from tenants.models import Tenant
 
-log = logging.getLogger(__name__)
 AnySession = Session | scoped_session[Session]
 MANAGE, READ = "alerts.manage", "reports.read"
 
@@ -249,11 +247,8 @@ def recipients(session: AnySession, node: Node) -> list[int]:
 
 def _send(session: AnySession, actor: Actor, alert: Alert, node: Node) -> None:
     """Through notifications' staff channel (``notify_staff``, event ``supervision.alert``)."""
-    try:
-        from notifications.services import notify_staff  # type: ignore[attr-defined]
-    except ImportError:  # the notifications issue has not delivered it yet: the dashboard still lists it
-        log.warning("notify_staff unavailable: alert %s not sent", alert.public_id)
-        return
+    from notifications.services import notify_staff
+
     accounts = recipients(session, node)
     if accounts:
         notify_staff(

@@ -407,7 +407,7 @@ INDICATORS = {
             "ceiling_alerts_open",
             "care",
             _l("Bénéficiaires proches d'un plafond"),
-            _l("Bénéficiaires ayant consommé au moins 80 % d'un plafond (alertes non levées)."),
+            _l("Bénéficiaires ayant consommé au moins 80 pour cent d'un plafond (alertes non levées)."),
             COUNT,
             "ceiling_alerts_open",
         ),

@@ -291,10 +291,11 @@ def build(session: AnySession, actor: Actor, node: Node, filters: Filters) -> Da
     own = data.get(node.id, {})
     total = cat.aggregate(own, filters.months)
     values = values_of(total, target_of.get(node.id))
+    by_month = [cat.aggregate(own, [m]) for m in trend]  # once, not once per headline indicator
     headline = []
     for code in cat.HEADLINE:
         indicator = cat.INDICATORS[code]
-        points = [indicator.value(cat.aggregate(own, [m]), target_of.get(node.id)) for m in trend]
+        points = [indicator.value(measures, target_of.get(node.id)) for measures in by_month]
         headline.append(Headline(indicator, values[code], points, sparkline(points)))
     sections = [
         (label, [(i, values[i.code]) for i in cat.INDICATORS.values() if i.section == key])

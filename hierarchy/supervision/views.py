@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.errors import DomainError, FieldError
@@ -94,12 +95,8 @@ def refresh(public_id: str) -> Response:
     from tenants.models import Tenant
 
     target = _node(public_id, alerts.MANAGE)
-    tenants = db.session.query(Tenant).join(Node, Node.id == Tenant.federation_id)
-    slugs = [
-        t.slug
-        for t in tenants
-        if t.federation.path.startswith(target.path) or target.path.startswith(t.federation.path)
-    ]
+    rows = db.session.execute(select(Tenant.slug, Node.path).join(Node, Node.id == Tenant.federation_id))
+    slugs = [slug for slug, path in rows if path.startswith(target.path) or target.path.startswith(path)]
     for slug in slugs:
         enqueue_after_commit(db.session, tasks.refresh_tenant_task, slug)
     flash(_("Actualisation demandée pour %(n)d mutuelle(s).", n=len(slugs)), "success")

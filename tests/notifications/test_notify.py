@@ -116,3 +116,18 @@ def test_outbox_row_written_in_the_callers_transaction(app, world, make_member, 
     )  # fmt: skip
     alpha_session.rollback()
     assert alpha_session.scalar(select(OutboxMessage).where(OutboxMessage.member_id == member.id)) is None
+
+
+def test_mark_read_marks_only_the_members_own_unread_portal_messages(alpha_session, world, make_member):
+    awa, moussa = make_member(phone="+221771112240"), make_member(phone="+221771112241")
+    context = {"amount": 5000, "receipt_number": "R-2026-0000999"}
+    mine = services.notify(alpha_session, world.alpha, SYSTEM, event="payment.received", member=awa,
+                           context=context)  # fmt: skip
+    theirs = services.notify(alpha_session, world.alpha, SYSTEM, event="payment.received", member=moussa,
+                             context=context)  # fmt: skip
+    ids = [m.public_id for m in mine + theirs]  # someone else's and an SMS are named too: neither moves
+    assert services.mark_read(alpha_session, awa, ids) == 1
+    assert [m.read_at is not None for m in services.portal_messages(alpha_session, awa)] == [True]
+    assert all(m.read_at is None for m in services.portal_messages(alpha_session, moussa))
+    assert services.mark_read(alpha_session, awa, ids) == 0  # already read: unchanged
+    assert services.mark_read(alpha_session, awa, []) == 0

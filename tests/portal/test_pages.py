@@ -14,14 +14,15 @@ from tenants.context import tenant_scope
 from tests.fixtures.app import SYSTEM
 
 
-def _reads(app, world, number: str) -> int:
+def _reads(app, world, number: str, page: str | None = None) -> int:
     with app.app_context(), tenant_scope(db.session, world.alpha):
-        return db.session.scalar(
-            select(func.count()).select_from(TenantAuditEvent).where(
-                TenantAuditEvent.action == "read.member", TenantAuditEvent.target_id == number,
-                TenantAuditEvent.actor_label.like("adhérent %"),
-            )
+        query = select(func.count()).select_from(TenantAuditEvent).where(
+            TenantAuditEvent.action == "read.member", TenantAuditEvent.target_id == number,
+            TenantAuditEvent.actor_label.like("adhérent %"),
         )  # fmt: skip
+        if page is not None:
+            query = query.where(TenantAuditEvent.details["page"].as_string() == page)
+        return db.session.scalar(query)
 
 
 def test_every_page_answers_for_a_signed_in_adherent(app, world, make_household, portal_sign_in):
@@ -55,6 +56,20 @@ def test_rights_say_in_plain_words_who_is_covered_and_why_not(app, world, make_h
         assert name in page
     assert "Non couvert" in page or "pas couvert" in page.lower() or "impayé" in page.lower()
     assert _reads(app, world, household.child.number) >= 1
+
+
+def test_the_households_dossiers_are_a_read_of_each_persons_record(
+    app, world, make_household, portal_sign_in
+):
+    household = make_household()
+    spouse = portal_sign_in(household.spouse)
+    assert spouse.get("/alpha/portail/dossiers").status_code == 200
+    assert _reads(app, world, household.child.number, page="dossiers") == 0  # not shown to the spouse
+    adherent = portal_sign_in(household.principal)
+    assert adherent.get("/alpha/portail/dossiers").status_code == 200
+    assert _reads(app, world, household.principal.number, page="dossiers") == 1
+    assert _reads(app, world, household.spouse.number, page="dossiers") == 2  # once by each
+    assert _reads(app, world, household.child.number, page="dossiers") == 1
 
 
 def test_an_adult_ayant_droit_sees_only_themself_until_the_adherent_shares(

@@ -4,6 +4,7 @@ actions with their errors next to the field and nothing typed lost, the counter 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
 
@@ -78,6 +79,38 @@ def test_acting_on_a_complaint_without_javascript(app, mutual, login):
     with app.app_context(), tenant_scope(db.session, mutual.tenant):
         row = db.session.scalar(select(Complaint).where(Complaint.id == complaint.id))
         assert row.status is Status.closed and row.answered_at is not None
+
+
+def test_reading_the_photo_is_audited(app, mutual, login):
+    from PIL import Image
+    from werkzeug.datastructures import FileStorage
+
+    from app.audit.models import TenantAuditEvent
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, "JPEG")
+    out.seek(0)
+    with app.app_context(), tenant_scope(db.session, mutual.tenant):
+        member = db.session.get(Member, mutual.member_a)
+        complaint = services.file_complaint(
+            db.session, mutual.tenant, Actor(account_id=None, label="adhérent"), member,
+            category="reimbursement", text="Voici le reçu de la radio que j'ai payée.",
+            photo=FileStorage(out, filename="recu.jpg", content_type="image/jpeg"),
+        )  # fmt: skip
+        reference, public_id = complaint.reference, complaint.public_id
+        db.session.commit()
+    url = f"/{mutual.tenant.slug}/reclamations/{public_id}/photo"
+    photo = login(mutual.email("agent-a")).get(url)
+    assert photo.status_code == 200 and photo.data.startswith(b"\xff\xd8\xff")
+    assert photo.headers["Cache-Control"] == "private, no-store"
+    with app.app_context(), tenant_scope(db.session, mutual.tenant):
+        read = db.session.scalar(
+            select(TenantAuditEvent).where(
+                TenantAuditEvent.action == "read.complaint", TenantAuditEvent.target_id == reference
+            )
+        )
+        assert read is not None and read.details["part"] == "photo"
+        assert read.actor_id == mutual.accounts[mutual.email("agent-a")]
 
 
 def test_htmx_actions_answer_with_the_complaint_fragment(app, mutual, login):

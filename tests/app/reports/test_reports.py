@@ -126,3 +126,28 @@ def test_a_future_quarter_and_a_reader_without_the_right_are_refused(session, ma
         f"/supervision/rapports/noeuds/{federation.public_id}", data={"year": year, "quarter": "1"}
     )
     assert refused.status_code == 403
+
+
+def test_a_report_that_cannot_be_built_is_marked_failed_and_audited(session, supervised_mutual, monkeypatch):
+    mutual = supervised_mutual(households=10)
+    services.schedule_quarterly(session, today=mutual.today)
+    session.commit()
+    report = session.scalar(
+        select(Report).where(Report.node_id == mutual.federation, Report.automatic.is_(True))
+    )
+    public_id = report.public_id
+
+    def broken(_data):
+        raise RuntimeError("disque plein")
+
+    monkeypatch.setattr(services, "render_pdf", broken)
+    failed = generate_report_task.apply((public_id,))
+    assert isinstance(failed.result, RuntimeError)
+    session.expire_all()
+    report = session.scalar(select(Report).where(Report.public_id == public_id))
+    assert report.status == "failed" and "disque plein" in report.error
+    audited = session.scalar(
+        text("SELECT count(*) FROM audit_events WHERE action = 'reports.failed' AND target_id = :id"),
+        {"id": public_id},
+    )
+    assert audited == 1
