@@ -349,12 +349,38 @@ class HouseholdData:
 # --- hooks for care ----------------------------------------------------------------------------------------
 
 
-def consumed(session: Session, member: Member, product_benefit: ProductBenefit, year: int) -> tuple[int, int]:
-    """What was already paid out for ``product_benefit`` in calendar ``year``: (for this beneficiary, for
-    their whole household), in XOF.
+@dataclass(frozen=True)
+class CareUse:
+    """A household's accepted care over a window, as rows (product benefit id, care date, member id, the
+    mutual's share, accepted quantity): what ceilings and frequency limits count. Accepted care = accepted
+    or reduced lines of invoices submitted or later (``app.care.controls.COUNTED_STATUSES``), by care date."""
 
-    The mutual's share of accepted care lines (accepted or reduced, valued under this rule) of invoices
-    submitted or later (``app.care.controls.COUNTED_STATUSES``), by care date."""
+    rows: tuple[tuple[int, dt.date, int, int, int], ...]
+
+    def consumed(self, member: Member, product_benefit_id: int, year: int) -> tuple[int, int]:
+        """Paid out under this rule in calendar ``year``: (for ``member``, for the whole household), XOF."""
+        mine = household = 0
+        for rule, day, person, amount, _quantity in self.rows:
+            if rule == product_benefit_id and day.year == year:
+                household += amount
+                mine += amount if person == member.id else 0
+        return mine, household
+
+    def times(self, member: Member, product_benefit_id: int, since: dt.date, until: dt.date) -> int:
+        """How many times ``member`` received care under this rule from ``since`` to ``until`` included."""
+        return sum(
+            quantity
+            for rule, day, person, _amount, quantity in self.rows
+            if rule == product_benefit_id and person == member.id and since <= day <= until
+        )
+
+
+def care_use(session: Session, member: Member, since: dt.date, until: dt.date) -> CareUse:
+    """The accepted care of ``member``'s household from ``since`` to ``until``, in one query for every rule.
+
+    No filter on the rule: the query is driven by the household's care records (an index on member and
+    date), whatever the statistics say about the lines — a batch of checks sets their rule, and until the
+    next ANALYZE a filter on it looked empty and turned a counter check into scans of every line."""
     from sqlalchemy import func
 
     from app.care import controls
@@ -362,50 +388,46 @@ def consumed(session: Session, member: Member, product_benefit: ProductBenefit, 
 
     household = member.principal_id or member.id
     in_household = select(Member.id).where(or_(Member.id == household, Member.principal_id == household))
-    row = session.execute(
+    found = session.execute(
         select(
-            func.coalesce(func.sum(CareLine.amount_accepted).filter(CareRecord.member_id == member.id), 0),
+            CareLine.product_benefit_id,
+            CareRecord.care_date,
+            CareRecord.member_id,
             func.coalesce(func.sum(CareLine.amount_accepted), 0),
+            func.coalesce(func.sum(CareLine.quantity_accepted), 0),
         )
         .join(CareRecord, CareRecord.id == CareLine.record_id)
         .join(CareInvoice, CareInvoice.id == CareRecord.invoice_id)
         .where(
             CareRecord.member_id.in_(in_household.scalar_subquery()),
-            CareLine.product_benefit_id == product_benefit.id,
+            CareRecord.care_date >= since,
+            CareRecord.care_date <= until,
             CareLine.outcome.in_(("accepted", "reduced")),
             CareInvoice.status.in_(controls.COUNTED_STATUSES),
-            CareRecord.care_date >= dt.date(year, 1, 1),
-            CareRecord.care_date <= dt.date(year, 12, 31),
         )
-    ).one()
-    return int(row[0]), int(row[1])
+        .group_by(CareLine.product_benefit_id, CareRecord.care_date, CareRecord.member_id)
+    ).all()
+    rows = tuple(
+        (rule, day, person, int(amount), int(quantity))
+        for rule, day, person, amount, quantity in found
+        if rule is not None
+    )
+    return CareUse(rows)
+
+
+def consumed(session: Session, member: Member, product_benefit: ProductBenefit, year: int) -> tuple[int, int]:
+    """What was already paid out for ``product_benefit`` in calendar ``year``: (for this beneficiary, for
+    their whole household), in XOF."""
+    use = care_use(session, member, dt.date(year, 1, 1), dt.date(year, 12, 31))
+    return use.consumed(member, product_benefit.id, year)
 
 
 def consumed_times(
     session: Session, member: Member, product_benefit: ProductBenefit, since: dt.date, until: dt.date
 ) -> int:
     """How many times this beneficiary received ``product_benefit`` from ``since`` to ``until`` included —
-    for frequency limits: the accepted quantities of their care lines valued under this rule (invoices
-    submitted or later), by care date."""
-    from sqlalchemy import func
-
-    from app.care import controls
-    from app.care.claims_models import CareInvoice, CareLine, CareRecord
-
-    total = session.scalar(
-        select(func.coalesce(func.sum(CareLine.quantity_accepted), 0))
-        .join(CareRecord, CareRecord.id == CareLine.record_id)
-        .join(CareInvoice, CareInvoice.id == CareRecord.invoice_id)
-        .where(
-            CareRecord.member_id == member.id,
-            CareLine.product_benefit_id == product_benefit.id,
-            CareLine.outcome.in_(("accepted", "reduced")),
-            CareInvoice.status.in_(controls.COUNTED_STATUSES),
-            CareRecord.care_date >= since,
-            CareRecord.care_date <= until,
-        )
-    )
-    return int(total or 0)
+    for frequency limits."""
+    return care_use(session, member, since, until).times(member, product_benefit.id, since, until)
 
 
 # --- parsing -----------------------------------------------------------------------------------------------
@@ -649,36 +671,43 @@ def _applies(pb: ProductBenefit, member: Member, day: dt.date) -> bool:
 def _ceilings(
     session: Session, member: Member, products: Sequence[ProductRights], day: dt.date
 ) -> list[Ceiling]:
-    """Remaining ceilings and frequency limits of the products this person is a beneficiary of."""
-    found = []
+    """Remaining ceilings and frequency limits of the products this person is a beneficiary of (the
+    household's care read once for all of them)."""
+    limited_rules = []
     for rights in products:
         if not (rights.valid and rights.beneficiary):
             continue
         for pb in sorted(rights.product.benefits, key=lambda b: (b.benefit.name, b.id)):
-            limited = (pb.ceiling_per_beneficiary_year, pb.ceiling_per_household_year, pb.frequency_count)
-            if all(v is None for v in limited) or not _applies(pb, member, day):
-                continue
-            mine, household = consumed(session, member, pb, day.year)
-            frequency = None
-            if pb.frequency_count is not None:
+            limits = (pb.ceiling_per_beneficiary_year, pb.ceiling_per_household_year, pb.frequency_count)
+            if any(v is not None for v in limits) and _applies(pb, member, day):
                 # "every N months": the N months up to the day; without a period, the calendar year.
                 since = (
                     _months_before(day, pb.frequency_months) + dt.timedelta(days=1)
-                    if pb.frequency_months
+                    if pb.frequency_count is not None and pb.frequency_months
                     else dt.date(day.year, 1, 1)
                 )
-                used = consumed_times(session, member, pb, since, day)
-                frequency = Frequency(pb.frequency_count, pb.frequency_months, used, since)
-            found.append(
-                Ceiling(
-                    product=rights.product, product_benefit=pb, year=day.year,
-                    beneficiary=Limit(pb.ceiling_per_beneficiary_year, mine)
-                    if pb.ceiling_per_beneficiary_year is not None else None,
-                    household=Limit(pb.ceiling_per_household_year, household)
-                    if pb.ceiling_per_household_year is not None else None,
-                    frequency=frequency,
-                )
-            )  # fmt: skip
+                limited_rules.append((rights, pb, since))
+    if not limited_rules:
+        return []
+    first = min(since for _rights, _pb, since in limited_rules)
+    use = care_use(session, member, first, dt.date(day.year, 12, 31))
+    found = []
+    for rights, pb, since in limited_rules:
+        mine, household = use.consumed(member, pb.id, day.year)
+        frequency = None
+        if pb.frequency_count is not None:
+            used = use.times(member, pb.id, since, day)
+            frequency = Frequency(pb.frequency_count, pb.frequency_months, used, since)
+        found.append(
+            Ceiling(
+                product=rights.product, product_benefit=pb, year=day.year,
+                beneficiary=Limit(pb.ceiling_per_beneficiary_year, mine)
+                if pb.ceiling_per_beneficiary_year is not None else None,
+                household=Limit(pb.ceiling_per_household_year, household)
+                if pb.ceiling_per_household_year is not None else None,
+                frequency=frequency,
+            )
+        )  # fmt: skip
     return found
 
 

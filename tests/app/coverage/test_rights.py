@@ -443,14 +443,23 @@ def test_ceilings_remaining_per_beneficiary_and_household(alpha, world, monkeypa
         glasses.remaining == 1 and glasses.since == D(2025, 5, 11) and by_name["Lunettes"].household is None
     )
 
-    calls = []
+    windows = []
+    rule = {name: c.product_benefit.id for name, c in by_name.items()}
+    spouse_id = principal.id + 10_000  # another person of the household
 
-    def fake_consumed(session, member, product_benefit, year):
-        calls.append((member.id, product_benefit.id, year))
-        return 40_000, 280_000
+    def fake_care_use(session, member, since, until):
+        windows.append((member.id, since, until))
+        return rights.CareUse(
+            (
+                (rule["Consultation"], D(2027, 2, 1), principal.id, 40_000, 1),
+                (rule["Consultation"], D(2027, 3, 1), spouse_id, 240_000, 2),
+                (rule["Consultation"], D(2026, 12, 30), principal.id, 50_000, 1),  # last year: not counted
+                (rule["Lunettes"], D(2026, 6, 1), principal.id, 30_000, 1),  # within the 24 months
+                (rule["Lunettes"], D(2027, 4, 1), spouse_id, 30_000, 1),  # the spouse's: not this person's
+            )
+        )
 
-    monkeypatch.setattr(rights, "consumed", fake_consumed)
-    monkeypatch.setattr(rights, "consumed_times", lambda *_args: 1)
+    monkeypatch.setattr(rights, "care_use", fake_care_use)
     after_care = {
         c.product_benefit.benefit.name: c
         for c in rights.rights_on(alpha, world.alpha, principal, D(2027, 5, 10)).ceilings
@@ -458,7 +467,8 @@ def test_ceilings_remaining_per_beneficiary_and_household(alpha, world, monkeypa
     assert after_care["Consultation"].beneficiary.remaining == 60_000
     assert after_care["Consultation"].household.remaining == 20_000
     assert after_care["Lunettes"].frequency.remaining == 0
-    assert (principal.id, consultation.product_benefit.id, 2027) in calls
+    # one read of the household's care, from the start of the longest window to the end of the year
+    assert windows == [(principal.id, D(2025, 5, 11), D(2027, 12, 31))]
     assert after_care["Consultation"].as_dict()["household"] == {
         "ceiling": 300_000,
         "consumed": 280_000,
