@@ -34,6 +34,7 @@ os.environ.setdefault("MBOLO_ENV", "test")
 from sqlalchemy import select  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
+from app.complaints.services import file_complaint  # noqa: E402
 from app.contributions import payments  # noqa: E402
 from app.contributions.models import Due, Subscription  # noqa: E402
 from app.coverage.models import (  # noqa: E402
@@ -55,6 +56,7 @@ from hierarchy import services as hierarchy  # noqa: E402
 from hierarchy.services import NodeDetails  # noqa: E402
 from migrations.runner import upgrade_all  # noqa: E402
 from notifications.models import OutboxMessage  # noqa: E402
+from portal.services import member_actor_for  # noqa: E402
 from tenants.context import tenant_scope  # noqa: E402
 from tenants.services import create_tenant  # noqa: E402
 
@@ -68,6 +70,7 @@ PAGES = {  # path → (menu label, heading)
     "carte": ("Ma carte", "Ma carte"),
     "cotisations": ("Mes cotisations", "Mes cotisations"),
     "dossiers": ("Mes dossiers", "Mes dossiers"),
+    "reclamations/": ("Mes réclamations", "Mes réclamations"),
     "mes-donnees": ("Mes données", "Mes données"),
 }
 SLOW_3G = {
@@ -79,8 +82,9 @@ SLOW_3G = {
 SYSTEM = Actor.system("bench")
 
 
-def build(app) -> tuple[str, int]:
-    """The mutual and its household; returns the adhérent's number and id."""
+def build(app) -> tuple[str, int, object, dict[str, str]]:
+    """The mutual, its household and a complaint; returns the adhérent's number and id, the tenant and the
+    pages reached from other pages (path → heading): the complaint form and the complaint's page."""
     with app.app_context():
         ministry = hierarchy.create_root(
             db.session, SYSTEM, code="MIN", details=NodeDetails(name="Ministère")
@@ -164,8 +168,16 @@ def build(app) -> tuple[str, int]:
                 )  # fmt: skip
             session.flush()
             payments.record_payment(session, tenant, SYSTEM, principal, amount=8000)
+            complaint = file_complaint(
+                session, tenant, member_actor_for(principal), principal, category="reception",
+                text="On m'a fait attendre trois heures au poste de santé alors que ma carte était à jour.",
+            )  # fmt: skip
             session.commit()
-            return principal.number, principal.id, tenant
+            inner = {
+                "reclamations/nouvelle": "Nouvelle réclamation",
+                f"reclamations/{complaint.public_id}": f"Réclamation {complaint.reference}",
+            }
+            return principal.number, principal.id, tenant, inner
 
 
 def latest_code(app, tenant, member_id: int) -> str:
@@ -216,7 +228,7 @@ def main() -> None:
         MBOLO_PORTAL_NUMBER_RATE="1000 per minute",
     )
     upgrade_all(owner_engine(app), report=lambda _s: None)
-    number, member_id, tenant = build(app)
+    number, member_id, tenant, inner = build(app)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -241,7 +253,9 @@ def main() -> None:
         signed = browser.new_context(**phone)
         sign_in(signed)
         cookies = signed.cookies()
-        for path, (_label, heading) in {"connexion": ("", "Mon espace adhérent"), **PAGES}.items():
+        readable = {**{path: heading for path, (_label, heading) in PAGES.items()}, **inner}
+        first_loads = {"connexion": "Mon espace adhérent", **readable}
+        for path, heading in first_loads.items():
             context = browser.new_context(**phone)
             if path != "connexion":
                 context.add_cookies(cookies)
@@ -252,9 +266,11 @@ def main() -> None:
             meter.settle(page)
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(shots / f"{path or 'accueil'}.png"), full_page=True)
+                name = path.strip("/").replace("/", "_") or "accueil"
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
             kb = meter.total / 1024
-            rows.append((f"first load /{path or ''} ({meter.requests} req.)", f"{kb:.1f} KB",
+            shown = re.sub(r"[0-9a-f]{32}", "<id>", path)  # the complaint's page
+            rows.append((f"first load /{shown} ({meter.requests} req.)", f"{kb:.1f} KB",
                          f"≤ {FIRST_LOAD_KB:.0f} KB", kb <= FIRST_LOAD_KB))  # fmt: skip
             context.close()
 
@@ -312,12 +328,17 @@ def main() -> None:
         context.add_cookies(cookies)
         page = context.new_page()
         working = 0
-        for path, (_label, heading) in PAGES.items():
+        for path, heading in readable.items():
             response = page.goto(f"{base}/{path}")
             if response is not None and response.ok and page.get_by_role("heading", name=heading).count():
                 working += 1
         rows.append(
-            ("pages readable without JavaScript", f"{working}/{len(PAGES)}", "all", working == len(PAGES))
+            (
+                "pages readable without JavaScript",
+                f"{working}/{len(readable)}",
+                "all",
+                working == len(readable),
+            )
         )
         context.close()
         signed.close()
