@@ -77,6 +77,11 @@ def test_a_league_supervisor_sees_exactly_their_subtree(session, supervised_mutu
     client = login(staff.email)
     own = _public_id(session, mutual.leagues["L1"])
     assert client.get("/supervision/").headers["Location"].endswith(f"/supervision/noeuds/{own}")
+    assert (
+        client.get("/supervision/?periode=annee&public_id=x")
+        .headers["Location"]
+        .endswith(f"/supervision/noeuds/{own}?periode=annee")
+    )
     assert client.get(f"/supervision/noeuds/{own}").status_code == 200
     assert (
         client.get(f"/supervision/noeuds/{_public_id(session, mutual.associations['L1-2'])}").status_code
