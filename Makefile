@@ -47,7 +47,7 @@ i18n-compile: $(STAMP)
 	$(BIN)/pybabel compile --use-fuzzy -d app/translations
 
 bench: install
-	for script in bench/*.py; do MBOLO_ENV=test $(BIN)/python $$script || exit 1; done
+	for script in bench/[!_]*.py; do MBOLO_ENV=test $(BIN)/python $$script || exit 1; done
 
 db-stop: $(STAMP)
 	$(BIN)/mbolo db stop
