@@ -38,7 +38,7 @@ from typing import Any
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, selectinload
 
@@ -381,8 +381,6 @@ def care_use(session: Session, member: Member, since: dt.date, until: dt.date) -
     No filter on the rule: the query is driven by the household's care records (an index on member and
     date), whatever the statistics say about the lines — a batch of checks sets their rule, and until the
     next ANALYZE a filter on it looked empty and turned a counter check into scans of every line."""
-    from sqlalchemy import func
-
     from app.care import controls
     from app.care.claims_models import CareInvoice, CareLine, CareRecord
 

@@ -361,6 +361,24 @@ def generate(session: AnySession, public_id: str, progress: Callable[[int], None
     return report
 
 
+def mark_failed(session: AnySession, public_id: str, error: BaseException) -> Report | None:
+    """A report whose job failed: its status and error, audited like a success (the caller commits)."""
+    report = session.scalar(select(Report).where(Report.public_id == public_id))
+    if report is None:
+        return None
+    report.status, report.error = "failed", str(error)[:2000]
+    record_event(
+        session,
+        Actor.system("reports.generate"),
+        "reports.failed",
+        target_type="report",
+        target_id=public_id,
+        platform=True,
+        after={"node": report.node.code, "quarter": report.label, "error": report.error[:200]},
+    )
+    return report
+
+
 def schedule_quarterly(session: AnySession, today: dt.date | None = None) -> list[Report]:
     """The reports of the quarter just ended for every ministry, fédération and ligue (once each)."""
     year, quarter = previous_quarter(today or clock.today())

@@ -27,26 +27,8 @@ def generate_report_task(public_id: str) -> str:
         return report.status
     except Exception as error:
         db.session.rollback()
-        from sqlalchemy import select
-
-        from app.reports.models import Report
-
-        report = db.session.scalar(select(Report).where(Report.public_id == public_id))
-        if report is not None:
-            from app.audit.services import record_event
-            from app.security.actor import Actor
-
-            report.status, report.error = "failed", str(error)[:2000]
-            record_event(
-                db.session,
-                Actor.system("reports.generate"),
-                "reports.failed",
-                target_type="report",
-                target_id=public_id,
-                platform=True,
-                after={"node": report.node.code, "quarter": report.label, "error": report.error[:200]},
-            )
-            db.session.commit()
+        services.mark_failed(db.session, public_id, error)
+        db.session.commit()
         raise
 
 

@@ -34,6 +34,7 @@ AnySession = Session | scoped_session[Session]
 READ = "reports.read"
 SPANS = {"mois": _l("Mois"), "trimestre": _l("Trimestre (à date)"), "annee": _l("Année (à date)")}
 Monthly = dict[int, dict[dt.date, dict[str, int]]]
+QUERY_ARGS = ("mois", "periode", "secteur", "region")  # the filters in a dashboard's query string
 
 
 @dataclass(frozen=True)

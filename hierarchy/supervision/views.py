@@ -25,7 +25,6 @@ from hierarchy.supervision import catalogue as cat
 from hierarchy.supervision.forms import AcknowledgeForm, RuleForm, TargetForm
 from tenants.services import SECTORS
 
-FILTER_ARGS = ("mois", "periode", "secteur", "region")
 bp = Blueprint("supervision", __name__, template_folder="templates")
 
 
@@ -55,7 +54,7 @@ def index() -> str | Response:
     """The top of what the signed-in person supervises (straight to it when there is one)."""
     roots = dashboard.roots_in_reach(db.session, current_actor())
     if len(roots) == 1:  # the filters follow (a bookmarked "/supervision/?periode=annee")
-        kept = {k: v for k, v in request.args.items() if k in FILTER_ARGS and v}
+        kept = {k: v for k, v in request.args.items() if k in dashboard.QUERY_ARGS and v}
         return redirect(url_for("supervision.node", public_id=roots[0].public_id, **kept))
     return render_template("supervision/index.html", roots=roots)
 
